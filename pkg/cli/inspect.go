@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netpolgen/netpolgen/pkg/inspect"
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+func newInspectCommand(streams Streams) *cobra.Command {
+	var (
+		output string
+		strict bool
+	)
+	cmd := &cobra.Command{
+		Use:   "inspect FILE...",
+		Short: "Summarise flow captures before learning from them",
+		Long: `Summarise one or more flow captures: flows, time span, nodes, namespaces,
+verdicts, event types, lost events, malformed and skipped records, and
+flows whose direction is not stated. Use "-" to read standard input.
+
+Reads hubble observe -o json/jsonpb output, Hubble exporter files, legacy
+bare-Flow lines and JSON arrays of flows, gzip-compressed or not.`,
+		Example: `  hubble observe -o jsonpb --last 10000 > flows.json
+  netpolgen inspect flows.json
+  netpolgen inspect -o json hubble-flows-*.json.gz`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("unknown output format %q: use table or json", output)
+			}
+			sum := inspect.New()
+			src := observe.NewFileSource(args, observe.FileOptions{
+				Strict:      strict,
+				Stdin:       streams.In,
+				OnMalformed: func(e *observe.LineError) { sum.AddMalformed(e) },
+			})
+			defer src.Close()
+			for {
+				rec, err := src.Next(cmd.Context())
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				if rec.Kind == observe.KindFlow {
+					sum.Add(&rec.Flow)
+				}
+			}
+			sum.Finish(src.Stats())
+			if output == "json" {
+				return sum.WriteJSON(streams.Out)
+			}
+			return sum.WriteTable(streams.Out)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&strict, "strict", false, "stop at the first malformed record instead of skipping it")
+	return cmd
+}

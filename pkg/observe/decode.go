@@ -1,0 +1,625 @@
+package observe
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+	"unicode/utf8"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+)
+
+// Kind says what one record of a capture holds.
+type Kind uint8
+
+const (
+	KindFlow Kind = iota
+	KindLostEvents
+	KindNodeStatus
+	KindAgentEvent
+	KindDebugEvent
+	KindRateLimitInfo
+)
+
+var kindNames = [...]string{"flow", "lost_events", "node_status", "agent_event", "debug_event", "rate_limit_info"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Record is one decoded record: a flow, a lost-events notice, or another
+// Hubble event that policy learning skips.
+type Record struct {
+	Kind Kind
+	Flow Flow
+	Lost LostEvent
+}
+
+// Decoder turns one JSON record (a GetFlowsResponse or ExportEvent with
+// snake_case or lowerCamel keys, or a bare Flow) into a Record. It keeps
+// caches of repeated strings and endpoints, so reuse one Decoder per
+// stream; it is not safe for concurrent use.
+type Decoder struct {
+	s       scanner
+	strings interner
+	// endpoints caches decoded endpoints by their raw JSON: the same pod
+	// appears in most flows of a capture, and its labels dominate decoding.
+	endpoints map[string]Endpoint
+}
+
+// cacheLimit bounds each decoder cache so memory stays flat however many
+// distinct values a long stream carries; past it, values are decoded but
+// no longer cached.
+const cacheLimit = 1 << 16
+
+// NewDecoder returns a Decoder with empty caches.
+func NewDecoder() *Decoder {
+	return &Decoder{strings: newInterner(cacheLimit), endpoints: make(map[string]Endpoint)}
+}
+
+// ErrNotARecord is returned for a JSON object that holds neither a flow nor
+// a known Hubble event.
+var ErrNotARecord = errors.New("no flow, lost_events or known Hubble event in record")
+
+// Decode parses one record into rec, overwriting it. The record's strings
+// may be shared with earlier records; the caller must not modify them.
+func (d *Decoder) Decode(data []byte, rec *Record) error {
+	if !utf8.Valid(data) {
+		return errors.New("invalid UTF-8")
+	}
+	*rec = Record{}
+	s := &d.s
+	s.reset(data)
+	var (
+		env     envelope
+		bare    bool
+		hasFlow bool
+		kind    = Kind(255)
+	)
+	s.object(func(key []byte) {
+		switch string(s.fold(key)) {
+		case "flow":
+			hasFlow = true
+			d.flow(&rec.Flow)
+		case "lostevents":
+			kind = KindLostEvents
+			d.lostEvent(&rec.Lost)
+		case "nodestatus":
+			kind = KindNodeStatus
+			s.skip()
+		case "agentevent":
+			kind = KindAgentEvent
+			s.skip()
+		case "debugevent":
+			kind = KindDebugEvent
+			s.skip()
+		case "ratelimitinfo":
+			kind = KindRateLimitInfo
+			s.skip()
+		case "time":
+			env.time = d.timestamp()
+		case "nodename":
+			env.node = d.str()
+		default:
+			// Not an envelope key: this line may be a bare Flow.
+			if d.flowField(&rec.Flow, key) {
+				bare = true
+			}
+		}
+	})
+	if s.err != nil {
+		return s.err
+	}
+	if s.peek() != 0 {
+		return fmt.Errorf("offset %d: unexpected data after the record", s.i)
+	}
+	switch {
+	case hasFlow:
+		rec.Kind = KindFlow
+		if rec.Flow.NodeName == "" {
+			rec.Flow.NodeName = env.node
+		}
+		if rec.Flow.Time.IsZero() {
+			rec.Flow.Time = env.time
+		}
+	case bare:
+		rec.Kind = KindFlow
+		rec.Flow.Time, rec.Flow.NodeName = env.time, env.node
+	case kind == KindLostEvents:
+		rec.Kind = kind
+		rec.Lost.NodeName, rec.Lost.Time = env.node, env.time
+	case kind != Kind(255):
+		rec.Kind = kind
+	default:
+		return ErrNotARecord
+	}
+	return nil
+}
+
+type envelope struct {
+	time time.Time
+	node string
+}
+
+func (d *Decoder) flow(f *Flow) {
+	d.s.object(func(key []byte) {
+		if !d.flowField(f, key) {
+			d.s.skip()
+		}
+	})
+}
+
+// flowField decodes the member key of a Flow into f and reports whether
+// key is a Flow field; it consumes the value only when it is.
+func (d *Decoder) flowField(f *Flow, key []byte) bool {
+	s := &d.s
+	switch string(s.fold(key)) {
+	case "time":
+		f.Time = d.timestamp()
+	case "nodename":
+		f.NodeName = d.str()
+	case "verdict":
+		f.Verdict = flowpb.Verdict(s.readEnum(flowpb.Verdict_value))
+	case "dropreasondesc":
+		f.DropReason = flowpb.DropReason(s.readEnum(flowpb.DropReason_value))
+	case "type":
+		f.Type = flowpb.FlowType(s.readEnum(flowpb.FlowType_value))
+	case "eventtype":
+		s.object(func(k []byte) {
+			switch string(s.fold(k)) {
+			case "type":
+				f.EventType = s.readInt32()
+			case "subtype":
+				f.EventSubType = s.readInt32()
+			default:
+				s.skip()
+			}
+		})
+	case "ip":
+		s.object(func(k []byte) {
+			switch string(s.fold(k)) {
+			case "source":
+				f.SrcIP = d.addr()
+			case "destination":
+				f.DstIP = d.addr()
+			case "ipversion":
+				f.IPVersion = flowpb.IPVersion(s.readEnum(flowpb.IPVersion_value))
+			default:
+				s.skip()
+			}
+		})
+	case "l4":
+		d.l4(&f.L4)
+	case "source":
+		f.Source = d.endpoint()
+	case "destination":
+		f.Destination = d.endpoint()
+	case "sourcenames":
+		f.SourceNames = d.strs()
+	case "destinationnames":
+		f.DestinationNames = d.strs()
+	case "sourceservice":
+		f.SourceService = d.service()
+	case "destinationservice":
+		f.DestinationService = d.service()
+	case "trafficdirection":
+		f.TrafficDirection = flowpb.TrafficDirection(s.readEnum(flowpb.TrafficDirection_value))
+	case "traceobservationpoint":
+		f.ObservationPoint = flowpb.TraceObservationPoint(s.readEnum(flowpb.TraceObservationPoint_value))
+	case "isreply":
+		if s.null() {
+			f.IsReply = ReplyUnknown
+		} else if s.readBool() {
+			f.IsReply = ReplyTrue
+		} else {
+			f.IsReply = ReplyFalse
+		}
+	case "reply":
+		f.LegacyReply = s.readBool()
+	case "l7":
+		f.L7 = d.l7()
+	case "uuid", "emitter", "dropreason", "authtype", "ethernet", "tunnel", "nodelabels",
+		"policymatchtype", "tracereason", "file", "iptraceid", "debugcapturepoint",
+		"interface", "proxyport", "tracecontext", "sockxlatepoint", "socketcookie",
+		"cgroupid", "summary", "extensions", "egressallowedby", "ingressallowedby",
+		"egressdeniedby", "ingressdeniedby", "policylog", "aggregate":
+		s.skip()
+	default:
+		return false
+	}
+	return true
+}
+
+func (d *Decoder) l4(l *L4) {
+	s := &d.s
+	s.object(func(key []byte) {
+		proto, ok := ParseProtocol(string(key))
+		if !ok {
+			s.skip()
+			return
+		}
+		l.Protocol = proto
+		s.object(func(k []byte) {
+			switch string(s.fold(k)) {
+			case "sourceport":
+				l.SrcPort = uint16(s.readUint(16))
+			case "destinationport":
+				l.DstPort = uint16(s.readUint(16))
+			case "flags":
+				l.Flags = d.tcpFlags()
+			case "type":
+				l.ICMPType = uint8(s.readUint(8))
+			case "code":
+				l.ICMPCode = uint8(s.readUint(8))
+			default:
+				s.skip()
+			}
+		})
+	})
+}
+
+func (d *Decoder) tcpFlags() TCPFlags {
+	s := &d.s
+	var flags TCPFlags
+	s.object(func(k []byte) {
+		var bit TCPFlags
+		switch string(k) {
+		case "FIN":
+			bit = FlagFIN
+		case "SYN":
+			bit = FlagSYN
+		case "RST":
+			bit = FlagRST
+		case "PSH":
+			bit = FlagPSH
+		case "ACK":
+			bit = FlagACK
+		case "URG":
+			bit = FlagURG
+		case "ECE":
+			bit = FlagECE
+		case "CWR":
+			bit = FlagCWR
+		case "NS":
+			bit = FlagNS
+		}
+		if s.readBool() {
+			flags |= bit
+		}
+	})
+	return flags
+}
+
+func (d *Decoder) endpoint() Endpoint {
+	s := &d.s
+	if s.peek() == 'n' {
+		s.null()
+		return Endpoint{}
+	}
+	start := s.i
+	s.skip()
+	if s.err != nil {
+		return Endpoint{}
+	}
+	end := s.i
+	raw := s.b[start:end]
+	if ep, ok := d.endpoints[string(raw)]; ok {
+		return ep
+	}
+	s.i = start
+	var ep Endpoint
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "id":
+			ep.ID = uint32(s.readUint(32))
+		case "identity":
+			ep.Identity = uint32(s.readUint(32))
+		case "clustername":
+			ep.ClusterName = d.str()
+		case "namespace":
+			ep.Namespace = d.str()
+		case "podname":
+			ep.PodName = d.str()
+		case "labels":
+			ep.Labels = d.strs()
+		case "workloads":
+			s.array(func() {
+				var w Workload
+				s.object(func(k []byte) {
+					switch string(s.fold(k)) {
+					case "name":
+						w.Name = d.str()
+					case "kind":
+						w.Kind = d.str()
+					default:
+						s.skip()
+					}
+				})
+				ep.Workloads = append(ep.Workloads, w)
+			})
+		default:
+			s.skip()
+		}
+	})
+	if s.err == nil && len(d.endpoints) < cacheLimit {
+		d.endpoints[string(raw)] = ep
+	}
+	return ep
+}
+
+func (d *Decoder) service() Service {
+	s := &d.s
+	var svc Service
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "name":
+			svc.Name = d.str()
+		case "namespace":
+			svc.Namespace = d.str()
+		default:
+			s.skip()
+		}
+	})
+	return svc
+}
+
+func (d *Decoder) l7() *L7 {
+	s := &d.s
+	if s.null() {
+		return nil
+	}
+	l7 := &L7{}
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "type":
+			l7.Type = flowpb.L7FlowType(s.readEnum(flowpb.L7FlowType_value))
+		case "latencyns":
+			l7.LatencyNS = s.readUint(64)
+		case "dns":
+			l7.DNS = d.dns()
+		case "http":
+			l7.HTTP = d.http()
+		default:
+			if !s.null() {
+				l7.Other = string(s.fold(k))
+				s.skip()
+			}
+		}
+	})
+	return l7
+}
+
+func (d *Decoder) dns() *DNS {
+	s := &d.s
+	if s.null() {
+		return nil
+	}
+	dns := &DNS{}
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "query":
+			dns.Query = d.str()
+		case "ips":
+			s.array(func() {
+				if a := d.addr(); a.IsValid() {
+					dns.IPs = append(dns.IPs, a)
+				}
+			})
+		case "ttl":
+			dns.TTL = uint32(s.readUint(32))
+		case "cnames":
+			dns.CNAMEs = d.strs()
+		case "rcode":
+			dns.Rcode = uint32(s.readUint(32))
+		case "qtypes":
+			dns.Qtypes = d.strs()
+		default:
+			s.skip()
+		}
+	})
+	return dns
+}
+
+func (d *Decoder) http() *HTTP {
+	s := &d.s
+	if s.null() {
+		return nil
+	}
+	h := &HTTP{}
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "code":
+			h.Code = uint32(s.readUint(32))
+		case "method":
+			h.Method = d.str()
+		case "url":
+			h.URL = string(s.readString())
+		case "protocol":
+			h.Protocol = d.str()
+		default:
+			s.skip()
+		}
+	})
+	return h
+}
+
+func (d *Decoder) lostEvent(l *LostEvent) {
+	s := &d.s
+	s.object(func(k []byte) {
+		switch string(s.fold(k)) {
+		case "source":
+			l.Source = flowpb.LostEventSource(s.readEnum(flowpb.LostEventSource_value))
+		case "numeventslost":
+			l.NumLost = s.readUint(64)
+		case "cpu":
+			// A google.protobuf.Int32Value: a bare number in JSON.
+			if !s.null() {
+				l.CPU, l.HasCPU = s.readInt32(), true
+			}
+		case "first":
+			l.FirstEvent = d.timestamp()
+		case "last":
+			l.LastEvent = d.timestamp()
+		default:
+			s.skip()
+		}
+	})
+}
+
+// str reads a string and interns it.
+func (d *Decoder) str() string {
+	if d.s.null() {
+		return ""
+	}
+	return d.strings.get(d.s.readString())
+}
+
+// strs reads an array of interned strings.
+func (d *Decoder) strs() []string {
+	s := &d.s
+	if s.null() {
+		return nil
+	}
+	var out []string
+	s.array(func() {
+		out = append(out, d.str())
+	})
+	return out
+}
+
+func (d *Decoder) addr() netip.Addr {
+	s := &d.s
+	if s.null() {
+		return netip.Addr{}
+	}
+	raw := s.readString()
+	if s.err != nil || len(raw) == 0 {
+		return netip.Addr{}
+	}
+	if a, ok := parseIPv4(raw); ok {
+		return a
+	}
+	a, err := netip.ParseAddr(string(raw))
+	if err != nil {
+		s.fail("invalid IP address %q", raw)
+	}
+	return a
+}
+
+// parseIPv4 parses dotted-quad IPv4 without allocating.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var out [4]byte
+	n, val, digits := 0, 0, 0
+	for i := 0; i <= len(b); i++ {
+		if i == len(b) || b[i] == '.' {
+			if digits == 0 || n == 4 || (digits > 1 && b[i-digits] == '0') {
+				return netip.Addr{}, false
+			}
+			out[n] = byte(val)
+			n++
+			val, digits = 0, 0
+			continue
+		}
+		c := b[i]
+		if c < '0' || c > '9' {
+			return netip.Addr{}, false
+		}
+		val = val*10 + int(c-'0')
+		digits++
+		if val > 255 {
+			return netip.Addr{}, false
+		}
+	}
+	if n != 4 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(out), true
+}
+
+func (d *Decoder) timestamp() time.Time {
+	s := &d.s
+	if s.null() {
+		return time.Time{}
+	}
+	raw := s.readString()
+	if s.err != nil {
+		return time.Time{}
+	}
+	t, ok := parseRFC3339UTC(raw)
+	if ok {
+		return t
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(raw))
+	if err != nil {
+		s.fail("invalid timestamp %q", raw)
+	}
+	return t
+}
+
+// parseRFC3339UTC parses the form protojson writes,
+// "2006-01-02T15:04:05[.fraction]Z", without allocating.
+func parseRFC3339UTC(b []byte) (time.Time, bool) {
+	if len(b) < 20 || b[len(b)-1] != 'Z' || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	num := func(i, n int) (int, bool) {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	year, ok1 := num(0, 4)
+	month, ok2 := num(5, 2)
+	day, ok3 := num(8, 2)
+	hour, ok4 := num(11, 2)
+	minute, ok5 := num(14, 2)
+	sec, ok6 := num(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	nsec := 0
+	frac := b[19 : len(b)-1]
+	if len(frac) > 0 {
+		if frac[0] != '.' || len(frac) < 2 || len(frac) > 10 {
+			return time.Time{}, false
+		}
+		for i := 1; i < 10; i++ {
+			nsec *= 10
+			if i < len(frac) {
+				c := frac[i]
+				if c < '0' || c > '9' {
+					return time.Time{}, false
+				}
+				nsec += int(c - '0')
+			}
+		}
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // such as February 30
+	}
+	return t, true
+}
+
+// fold folds a protojson key to one spelling, lower case without
+// underscores, so "destination_port" and "destinationPort" compare equal.
+// The result is valid until the next fold; callers compare it in place
+// (switch string(s.fold(k))), which does not allocate.
+func (s *scanner) fold(k []byte) []byte {
+	buf := s.keybuf[:0]
+	for _, c := range k {
+		if c != '_' {
+			buf = append(buf, lower(c))
+		}
+	}
+	s.keybuf = buf
+	return buf
+}
