@@ -52,6 +52,7 @@ CiliumNetworkPolicy for exactly that traffic.`,
 	root.AddCommand(
 		newVersionCommand(streams),
 		newInspectCommand(streams),
+		newGenCommand(streams),
 	)
 	return root
 }

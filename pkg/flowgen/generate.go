@@ -1,0 +1,269 @@
+package flowgen
+
+import (
+	"bufio"
+	"container/heap"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"sort"
+	"strings"
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// Options tunes one generated capture.
+type Options struct {
+	Seed     uint64
+	Start    time.Time
+	Duration time.Duration
+	// Camel writes lowerCamel keys instead of Hubble's snake_case.
+	Camel bool
+}
+
+// DefaultStart is the capture start used when Options.Start is zero, so a
+// seed alone fixes every byte of the output.
+func DefaultStart() time.Time { return time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC) }
+
+// Generate writes the scenario's traffic over opts.Duration to w, one
+// GetFlowsResponse JSON object per line, and returns what it meant. Memory
+// stays proportional to the scenario, not to the capture's length.
+func Generate(s *Scenario, opts Options, w io.Writer) (*Truth, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Duration <= 0 {
+		return nil, fmt.Errorf("generate %q: duration must be positive", s.Name)
+	}
+	if opts.Start.IsZero() {
+		opts.Start = DefaultStart()
+	}
+	g := newGen(s, opts, w)
+	if err := g.run(); err != nil {
+		return nil, err
+	}
+	if err := g.out.Flush(); err != nil {
+		return nil, err
+	}
+	return &Truth{Scenario: s.Name, Seed: int64(opts.Seed), Flows: g.flows, LostEvents: g.lost, Connections: truthOf(s)}, nil
+}
+
+// pod is one replica of a workload, as Hubble would name it.
+type pod struct {
+	ip   netip.Addr
+	node int
+	ep   observe.Endpoint
+}
+
+type gen struct {
+	s    *Scenario
+	opts Options
+	rng  *rand.Rand
+	out  *bufio.Writer
+	enc  encoder
+
+	pods       [][]pod // by workload
+	nodeIPs    []netip.Addr
+	serviceIPs map[string]netip.Addr
+	apiserver  netip.Addr
+	flows      uint64
+	lost       uint64
+}
+
+func newGen(s *Scenario, opts Options, w io.Writer) *gen {
+	g := &gen{
+		s: s, opts: opts,
+		rng:        rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x9e3779b97f4a7c15)),
+		out:        bufio.NewWriterSize(w, 1<<20),
+		enc:        encoder{camel: opts.Camel},
+		serviceIPs: map[string]netip.Addr{},
+		apiserver:  netip.AddrFrom4([4]byte{172, 18, 0, 2}),
+	}
+	for i := range s.Nodes {
+		g.nodeIPs = append(g.nodeIPs, netip.AddrFrom4([4]byte{172, 18, 0, byte(10 + i)}))
+	}
+	g.makePods()
+	return g
+}
+
+// makePods names every replica, spreads them over nodes and gives them
+// Cilium identities: one per distinct label set, as the agent allocates.
+func (g *gen) makePods() {
+	identities := map[string]uint32{}
+	usedIDs := map[uint32]bool{}
+	hostPart := make([]int, len(g.s.Nodes))
+	g.pods = make([][]pod, len(g.s.Workloads))
+	for wi, w := range g.s.Workloads {
+		hashes := map[string]string{}
+		for r := 0; r < w.Replicas; r++ {
+			release := ""
+			if len(w.Releases) > 0 {
+				release = w.Releases[r%len(w.Releases)]
+			}
+			if _, ok := hashes[release]; !ok {
+				hashes[release] = g.token(10)
+			}
+			name := g.podName(w, r, hashes[release])
+			node := (wi + r) % len(g.s.Nodes)
+			hostPart[node]++
+			labels := podLabels(w, release, hashes[release], name, r)
+			key := strings.Join(labels, ",")
+			id, ok := identities[key]
+			if !ok {
+				id = uint32(10000 + len(identities)*7 + g.rng.IntN(7))
+				identities[key] = id
+			}
+			epID := uint32(1 + g.rng.IntN(4095))
+			for usedIDs[epID] {
+				epID = uint32(1 + g.rng.IntN(4095))
+			}
+			usedIDs[epID] = true
+			g.pods[wi] = append(g.pods[wi], pod{
+				ip:   netip.AddrFrom4([4]byte{10, 244, byte(node), byte(hostPart[node] + 1)}),
+				node: node,
+				ep: observe.Endpoint{
+					ID: epID, Identity: id, Namespace: w.Namespace, PodName: name, Labels: labels,
+					Workloads: []observe.Workload{{Name: w.Name, Kind: w.Kind}},
+				},
+			})
+		}
+	}
+}
+
+func (g *gen) podName(w Workload, replica int, hash string) string {
+	switch w.Kind {
+	case "StatefulSet":
+		return fmt.Sprintf("%s-%d", w.Name, replica)
+	case "DaemonSet":
+		return fmt.Sprintf("%s-%s", w.Name, g.token(5))
+	}
+	return fmt.Sprintf("%s-%s-%s", w.Name, hash, g.token(5))
+}
+
+// podLabels lists a pod's labels as Cilium reports them, sorted.
+func podLabels(w Workload, release, hash, podName string, replica int) []string {
+	var labels []string
+	for _, k := range sortedKeys(w.Labels) {
+		labels = append(labels, "k8s:"+k+"="+w.Labels[k])
+	}
+	if release != "" {
+		labels = append(labels, "k8s:version="+release)
+	}
+	if w.VolatileLabels {
+		switch w.Kind {
+		case "StatefulSet":
+			labels = append(labels,
+				"k8s:statefulset.kubernetes.io/pod-name="+podName,
+				fmt.Sprintf("k8s:apps.kubernetes.io/pod-index=%d", replica),
+				"k8s:controller-revision-hash="+w.Name+"-"+hash)
+		default:
+			labels = append(labels, "k8s:pod-template-hash="+hash)
+		}
+	}
+	labels = append(labels,
+		"k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name="+w.Namespace,
+		"k8s:io.cilium.k8s.policy.cluster=default",
+		"k8s:io.cilium.k8s.policy.serviceaccount="+w.serviceAccount(),
+		"k8s:io.kubernetes.pod.namespace="+w.Namespace)
+	sort.Strings(labels)
+	return labels
+}
+
+// token is a Kubernetes-style random name suffix.
+func (g *gen) token(n int) string {
+	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[g.rng.IntN(len(alphabet))]
+	}
+	return string(b)
+}
+
+// run schedules every call's connections over the window, earliest first.
+func (g *gen) run() error {
+	end := g.opts.Start.Add(g.opts.Duration)
+	q := &schedule{}
+	for i, c := range g.s.Calls {
+		first := g.opts.Start.Add(time.Duration(g.rng.Float64() * float64(interval(c))))
+		heap.Push(q, event{at: first, call: i})
+	}
+	var lostAt []time.Time
+	for i := 0; i < g.s.LostEvents; i++ {
+		lostAt = append(lostAt, g.opts.Start.Add(time.Duration(g.rng.Float64()*float64(g.opts.Duration))))
+	}
+	sort.Slice(lostAt, func(i, j int) bool { return lostAt[i].Before(lostAt[j]) })
+	for q.Len() > 0 {
+		ev := heap.Pop(q).(event)
+		if ev.at.After(end) {
+			continue
+		}
+		for len(lostAt) > 0 && !lostAt[0].After(ev.at) {
+			g.lostNotice(lostAt[0])
+			lostAt = lostAt[1:]
+		}
+		c := &g.s.Calls[ev.call]
+		g.connection(c, ev.at)
+		next := ev.at.Add(time.Duration((0.5 + g.rng.Float64()) * float64(interval(*c))))
+		heap.Push(q, event{at: next, call: ev.call})
+		if g.out.Buffered() > 1<<19 {
+			if err := g.out.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	for _, at := range lostAt {
+		g.lostNotice(at)
+	}
+	return nil
+}
+
+func interval(c Call) time.Duration { return time.Duration(float64(time.Hour) / c.PerHour) }
+
+type event struct {
+	at   time.Time
+	call int
+}
+
+// schedule is a min-heap of pending connections; ties go to the lower
+// call index so the order, and the output, is fixed by the seed.
+type schedule []event
+
+func (s schedule) Len() int { return len(s) }
+func (s schedule) Less(i, j int) bool {
+	if !s[i].at.Equal(s[j].at) {
+		return s[i].at.Before(s[j].at)
+	}
+	return s[i].call < s[j].call
+}
+func (s schedule) Swap(i, j int) { s[i], s[j] = s[j], s[i] }
+func (s *schedule) Push(x any)   { *s = append(*s, x.(event)) }
+func (s *schedule) Pop() any {
+	old := *s
+	ev := old[len(old)-1]
+	*s = old[:len(old)-1]
+	return ev
+}
+
+func (g *gen) lostNotice(at time.Time) {
+	node := g.rng.IntN(len(g.s.Nodes))
+	l := observe.LostEvent{
+		Source: flowpb.LostEventSource_HUBBLE_RING_BUFFER, NumLost: uint64(1 + g.rng.IntN(500)),
+		CPU: int32(g.rng.IntN(2)), HasCPU: true, NodeName: g.s.Nodes[node], Time: at,
+	}
+	g.lost += l.NumLost
+	g.enc.buf = g.enc.buf[:0]
+	g.enc.lostLine(&l)
+	g.out.Write(g.enc.buf)
+}
+
+// emit writes one flow.
+func (g *gen) emit(f *observe.Flow) {
+	g.enc.buf = g.enc.buf[:0]
+	g.enc.flowLine(f)
+	g.out.Write(g.enc.buf)
+	g.flows++
+}
