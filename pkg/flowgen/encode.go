@@ -333,4 +333,3 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
-
