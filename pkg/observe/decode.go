@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -85,24 +86,24 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 		case "flow":
 			hasFlow = true
 			d.flow(&rec.Flow)
-		case "lostevents":
+		case "lostEvents":
 			kind = KindLostEvents
 			d.lostEvent(&rec.Lost)
-		case "nodestatus":
+		case "nodeStatus":
 			kind = KindNodeStatus
 			s.skip()
-		case "agentevent":
+		case "agentEvent":
 			kind = KindAgentEvent
 			s.skip()
-		case "debugevent":
+		case "debugEvent":
 			kind = KindDebugEvent
 			s.skip()
-		case "ratelimitinfo":
+		case "rateLimitInfo":
 			kind = KindRateLimitInfo
 			s.skip()
 		case "time":
 			env.time = d.timestamp()
-		case "nodename":
+		case "nodeName":
 			env.node = d.str()
 		default:
 			// Not an envelope key: this line may be a bare Flow.
@@ -160,33 +161,33 @@ func (d *Decoder) flowField(f *Flow, key []byte) bool {
 	switch string(s.fold(key)) {
 	case "time":
 		f.Time = d.timestamp()
-	case "nodename":
+	case "nodeName":
 		f.NodeName = d.str()
 	case "verdict":
 		f.Verdict = flowpb.Verdict(s.readEnum(flowpb.Verdict_value))
-	case "dropreasondesc":
+	case "dropReasonDesc":
 		f.DropReason = flowpb.DropReason(s.readEnum(flowpb.DropReason_value))
-	case "type":
+	case "Type":
 		f.Type = flowpb.FlowType(s.readEnum(flowpb.FlowType_value))
-	case "eventtype":
+	case "eventType":
 		s.object(func(k []byte) {
 			switch string(s.fold(k)) {
 			case "type":
 				f.EventType = s.readInt32()
-			case "subtype":
+			case "subType":
 				f.EventSubType = s.readInt32()
 			default:
 				s.skip()
 			}
 		})
-	case "ip":
+	case "IP":
 		s.object(func(k []byte) {
 			switch string(s.fold(k)) {
 			case "source":
 				f.SrcIP = d.addr()
 			case "destination":
 				f.DstIP = d.addr()
-			case "ipversion":
+			case "ipVersion":
 				f.IPVersion = flowpb.IPVersion(s.readEnum(flowpb.IPVersion_value))
 			default:
 				s.skip()
@@ -198,19 +199,19 @@ func (d *Decoder) flowField(f *Flow, key []byte) bool {
 		f.Source = d.endpoint()
 	case "destination":
 		f.Destination = d.endpoint()
-	case "sourcenames":
+	case "sourceNames":
 		f.SourceNames = d.strs()
-	case "destinationnames":
+	case "destinationNames":
 		f.DestinationNames = d.strs()
-	case "sourceservice":
+	case "sourceService":
 		f.SourceService = d.service()
-	case "destinationservice":
+	case "destinationService":
 		f.DestinationService = d.service()
-	case "trafficdirection":
+	case "trafficDirection":
 		f.TrafficDirection = flowpb.TrafficDirection(s.readEnum(flowpb.TrafficDirection_value))
-	case "traceobservationpoint":
+	case "traceObservationPoint":
 		f.ObservationPoint = flowpb.TraceObservationPoint(s.readEnum(flowpb.TraceObservationPoint_value))
-	case "isreply":
+	case "isReply":
 		if s.null() {
 			f.IsReply = ReplyUnknown
 		} else if s.readBool() {
@@ -222,11 +223,11 @@ func (d *Decoder) flowField(f *Flow, key []byte) bool {
 		f.LegacyReply = s.readBool()
 	case "l7":
 		f.L7 = d.l7()
-	case "uuid", "emitter", "dropreason", "authtype", "ethernet", "tunnel", "nodelabels",
-		"policymatchtype", "tracereason", "file", "iptraceid", "debugcapturepoint",
-		"interface", "proxyport", "tracecontext", "sockxlatepoint", "socketcookie",
-		"cgroupid", "summary", "extensions", "egressallowedby", "ingressallowedby",
-		"egressdeniedby", "ingressdeniedby", "policylog", "aggregate":
+	case "uuid", "emitter", "dropReason", "authType", "ethernet", "tunnel", "nodeLabels",
+		"policyMatchType", "traceReason", "file", "ipTraceId", "debugCapturePoint",
+		"interface", "proxyPort", "traceContext", "sockXlatePoint", "socketCookie",
+		"cgroupId", "Summary", "extensions", "egressAllowedBy", "ingressAllowedBy",
+		"egressDeniedBy", "ingressDeniedBy", "policyLog", "aggregate":
 		s.skip()
 	default:
 		return false
@@ -237,17 +238,17 @@ func (d *Decoder) flowField(f *Flow, key []byte) bool {
 func (d *Decoder) l4(l *L4) {
 	s := &d.s
 	s.object(func(key []byte) {
-		proto, ok := ParseProtocol(string(key))
-		if !ok {
+		proto := protocolKey(key)
+		if proto == ProtoUnknown {
 			s.skip()
 			return
 		}
 		l.Protocol = proto
 		s.object(func(k []byte) {
 			switch string(s.fold(k)) {
-			case "sourceport":
+			case "sourcePort":
 				l.SrcPort = uint16(s.readUint(16))
-			case "destinationport":
+			case "destinationPort":
 				l.DstPort = uint16(s.readUint(16))
 			case "flags":
 				l.Flags = d.tcpFlags()
@@ -314,15 +315,15 @@ func (d *Decoder) endpoint() Endpoint {
 	var ep Endpoint
 	s.object(func(k []byte) {
 		switch string(s.fold(k)) {
-		case "id":
+		case "ID":
 			ep.ID = uint32(s.readUint(32))
 		case "identity":
 			ep.Identity = uint32(s.readUint(32))
-		case "clustername":
+		case "clusterName":
 			ep.ClusterName = d.str()
 		case "namespace":
 			ep.Namespace = d.str()
-		case "podname":
+		case "podName":
 			ep.PodName = d.str()
 		case "labels":
 			ep.Labels = d.strs()
@@ -377,17 +378,19 @@ func (d *Decoder) l7() *L7 {
 		switch string(s.fold(k)) {
 		case "type":
 			l7.Type = flowpb.L7FlowType(s.readEnum(flowpb.L7FlowType_value))
-		case "latencyns":
+		case "latencyNs":
 			l7.LatencyNS = s.readUint(64)
 		case "dns":
 			l7.DNS = d.dns()
 		case "http":
 			l7.HTTP = d.http()
-		default:
+		case "kafka":
 			if !s.null() {
-				l7.Other = string(s.fold(k))
+				l7.Other = "kafka"
 				s.skip()
 			}
+		default:
+			s.skip()
 		}
 	})
 	return l7
@@ -453,7 +456,7 @@ func (d *Decoder) lostEvent(l *LostEvent) {
 		switch string(s.fold(k)) {
 		case "source":
 			l.Source = flowpb.LostEventSource(s.readEnum(flowpb.LostEventSource_value))
-		case "numeventslost":
+		case "numEventsLost":
 			l.NumLost = s.readUint(64)
 		case "cpu":
 			// A google.protobuf.Int32Value: a bare number in JSON.
@@ -609,17 +612,46 @@ func parseRFC3339UTC(b []byte) (time.Time, bool) {
 	return t, true
 }
 
-// fold folds a protojson key to one spelling, lower case without
-// underscores, so "destination_port" and "destinationPort" compare equal.
+// fold maps a protojson member name to its lowerCamel JSON name, the
+// spelling the decoder's cases use: protojson accepts both the proto name
+// ("destination_port") and the JSON name ("destinationPort"), and nothing
+// else, so a name that is not proper snake_case is left to match nothing.
 // The result is valid until the next fold; callers compare it in place
 // (switch string(s.fold(k))), which does not allocate.
 func (s *scanner) fold(k []byte) []byte {
+	if bytes.IndexByte(k, '_') < 0 {
+		return k
+	}
 	buf := s.keybuf[:0]
-	for _, c := range k {
-		if c != '_' {
-			buf = append(buf, lower(c))
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c == '_' && i > 0 && i+1 < len(k) && 'a' <= k[i+1] && k[i+1] <= 'z' {
+			i++
+			c = k[i] - 'a' + 'A'
 		}
+		buf = append(buf, c)
 	}
 	s.keybuf = buf
 	return buf
+}
+
+// protocolKey maps a Layer4 oneof member name to its protocol.
+func protocolKey(k []byte) Protocol {
+	switch string(k) {
+	case "TCP":
+		return ProtoTCP
+	case "UDP":
+		return ProtoUDP
+	case "SCTP":
+		return ProtoSCTP
+	case "ICMPv4":
+		return ProtoICMPv4
+	case "ICMPv6":
+		return ProtoICMPv6
+	case "VRRP":
+		return ProtoVRRP
+	case "IGMP":
+		return ProtoIGMP
+	}
+	return ProtoUnknown
 }
