@@ -42,3 +42,21 @@ example: build
 
 clean:
 	rm -rf bin .cache
+
+# The real hubble CLI, for the replay integration tests: built from the
+# module proxy (tools/hubble pins it) at the cilium version in go.mod, once
+# per version, into TOOLS_CACHE. The tests skip only when it is absent.
+HUBBLE_VERSION := $(shell awk '$$1 == "github.com/cilium/cilium" {print $$2}' go.mod)
+HUBBLE_BIN     := $(TOOLS_CACHE)/hubble-$(HUBBLE_VERSION)
+
+.PHONY: hubble
+hubble: $(HUBBLE_BIN)
+
+$(HUBBLE_BIN):
+	@grep -q "github.com/cilium/cilium $(HUBBLE_VERSION)" tools/hubble/go.mod || \
+		{ echo "tools/hubble/go.mod does not pin cilium $(HUBBLE_VERSION) as go.mod does: update it (cd tools/hubble && go get github.com/cilium/cilium@$(HUBBLE_VERSION) && go mod tidy)"; exit 1; }
+	mkdir -p $(TOOLS_CACHE)
+	cd tools/hubble && $(GO) build -trimpath -ldflags "-s -w -X github.com/cilium/cilium/hubble/pkg.Version=$(HUBBLE_VERSION:v%=%)" -o $@.tmp github.com/cilium/cilium/hubble
+	mv $@.tmp $@
+
+unit: hubble

@@ -1,0 +1,162 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"go/build"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	observerpb "github.com/cilium/cilium/api/v1/observer"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
+)
+
+// hubbleCLI finds the hubble CLI that `make hubble` builds for the cilium
+// version in go.mod, or skips saying how to get it.
+func hubbleCLI(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("NETPOLGEN_HUBBLE"); p != "" {
+		return p
+	}
+	version, err := ciliumVersion()
+	if err != nil {
+		t.Fatalf("cannot tell which hubble CLI to run: %v", err)
+	}
+	gopath := build.Default.GOPATH
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		gopath = strings.TrimSpace(string(out))
+	}
+	path := filepath.Join(gopath, "netpolgen-tools", "hubble-"+version)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("hubble CLI %s is not built (%s absent): run `make hubble`", version, path)
+	}
+	return path
+}
+
+// ciliumVersion reads the cilium module version pinned in go.mod.
+func ciliumVersion() (string, error) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "go.mod"))
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/cilium/cilium" {
+			return f[1], nil
+		}
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "require" && f[1] == "github.com/cilium/cilium" {
+			return f[2], nil
+		}
+	}
+	return "", fmt.Errorf("go.mod does not require github.com/cilium/cilium")
+}
+
+// TestHubbleCLIReadsReplay runs the real hubble CLI against netpolgen
+// replay: what it prints must be exactly the capture's flows.
+func TestHubbleCLIReadsReplay(t *testing.T) {
+	hubble := hubbleCLI(t)
+	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
+	capture, err := LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewServer(capture, Options{}).NewGRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+
+	inNamespace := func(ns string) func(*observerpb.GetFlowsResponse) bool {
+		return func(r *observerpb.GetFlowsResponse) bool {
+			return r.GetFlow().GetSource().GetNamespace() == ns || r.GetFlow().GetDestination().GetNamespace() == ns
+		}
+	}
+	tests := []struct {
+		name string
+		args []string
+		keep func(*observerpb.GetFlowsResponse) bool
+		last int
+	}{
+		{name: "last 50", args: []string{"--last", "50"}, last: 50},
+		{name: "all", args: []string{"--all"}, last: len(capture.Events)},
+		{name: "namespace", args: []string{"--last", "40", "--namespace", "kube-system"}, keep: inNamespace("kube-system"), last: 40},
+		{
+			name: "verdict", args: []string{"--last", "30", "--verdict", "REDIRECTED"}, last: 30,
+			keep: func(r *observerpb.GetFlowsResponse) bool { return r.GetFlow().GetVerdict().String() == "REDIRECTED" },
+		},
+		{
+			name: "label", args: []string{"--last", "1000", "--from-label", "k8s:app=reviews"}, last: 1000,
+			keep: func(r *observerpb.GetFlowsResponse) bool {
+				for _, l := range r.GetFlow().GetSource().GetLabels() {
+					if l == "k8s:app=reviews" {
+						return true
+					}
+				}
+				return false
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want []*observerpb.GetFlowsResponse
+			for _, ev := range capture.Events {
+				if tt.keep == nil || tt.keep(ev.Resp) {
+					want = append(want, ev.Resp)
+				}
+			}
+			if len(want) > tt.last {
+				want = want[len(want)-tt.last:]
+			}
+			if len(want) == 0 {
+				t.Fatal("the test selects no flows of the capture: it could not fail")
+			}
+			got := runHubble(t, hubble, append([]string{"observe", "--server", lis.Addr().String(), "-o", "jsonpb"}, tt.args...))
+			if len(got) != len(want) {
+				t.Fatalf("hubble printed %d flows, the capture holds %d", len(got), len(want))
+			}
+			for i := range want {
+				if !proto.Equal(got[i], want[i]) {
+					t.Fatalf("flow %d differs:\nhubble printed %v\ncapture holds  %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// runHubble runs the hubble CLI with a clean home (no user config) and
+// parses its jsonpb output.
+func runHubble(t *testing.T, hubble string, args []string) []*observerpb.GetFlowsResponse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hubble, args...)
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "HUBBLE_CONFIG="+filepath.Join(home, "none.yaml"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hubble %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var out []*observerpb.GetFlowsResponse
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		var r observerpb.GetFlowsResponse
+		if err := protojson.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("hubble printed a line that is not a GetFlowsResponse: %v\n%s", err, sc.Text())
+		}
+		out = append(out, &r)
+	}
+	return out
+}
