@@ -33,8 +33,9 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/observe
 
+# Benchmarks print each figure beside a baseline measured in the same run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	./scripts/bench.sh
 
 # Regenerate the bundled example capture with the project's own generator.
 example: build

@@ -29,7 +29,8 @@ JSON object per line, as hubble observe -o jsonpb prints) for a demo
 cluster, and optionally the ground truth of the connections it holds.
 The same seed and flags always give the same bytes.`,
 		Example: `  netpolgen gen --seed 1 --duration 30m --out flows.json --truth truth.json
-  netpolgen gen --duration 24h --out flows.json.gz`,
+  netpolgen gen --duration 24h --out flows.json.gz
+  netpolgen gen --duration 0 --flows 1000000 --out 1m.json`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			s, err := scenarioByName(scenario)
@@ -84,7 +85,8 @@ The same seed and flags always give the same bytes.`,
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&opts.Seed, "seed", 1, "random seed; the same seed gives the same capture")
-	f.DurationVar(&opts.Duration, "duration", 30*time.Minute, "length of the captured window")
+	f.DurationVar(&opts.Duration, "duration", 30*time.Minute, "length of the captured window (0 with --flows: as long as it takes)")
+	f.Uint64Var(&opts.MaxFlows, "flows", 0, "stop after about this many flows (a connection's flows are kept together)")
 	f.StringVar(&start, "start", "", "capture start time, RFC 3339 (default "+flowgen.DefaultStart().Format(time.RFC3339)+")")
 	f.BoolVar(&opts.Camel, "camel", false, "write lowerCamel JSON keys instead of Hubble's snake_case")
 	f.StringVarP(&out, "out", "o", "-", "capture file to write (\"-\" for stdout; .gz compresses)")

@@ -154,3 +154,22 @@ func TestValidateRejectsBrokenScenarios(t *testing.T) {
 		t.Errorf("the shop scenario is invalid: %v", err)
 	}
 }
+
+func TestFlowCountCapture(t *testing.T) {
+	var buf bytes.Buffer
+	truth, err := Generate(Shop(), Options{Seed: 2, MaxFlows: 20000}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A connection's flows stay together, so the count overshoots by at
+	// most one connection.
+	if truth.Flows < 20000 || truth.Flows > 20100 {
+		t.Errorf("wrote %d flows, want about 20000", truth.Flows)
+	}
+	if truth.LostEvents == 0 {
+		t.Error("the lost-events notice fell outside a flow-count capture")
+	}
+	if _, err := Generate(Shop(), Options{Seed: 2}, &buf); err == nil {
+		t.Error("neither a duration nor a flow count was refused")
+	}
+}

@@ -23,6 +23,9 @@ type Options struct {
 	Duration time.Duration
 	// Camel writes lowerCamel keys instead of Hubble's snake_case.
 	Camel bool
+	// MaxFlows, when positive, ends the capture once that many flows are
+	// written; Duration may then be zero for "as long as it takes".
+	MaxFlows uint64
 }
 
 // DefaultStart is the capture start used when Options.Start is zero, so a
@@ -36,8 +39,11 @@ func Generate(s *Scenario, opts Options, w io.Writer) (*Truth, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if opts.Duration <= 0 {
-		return nil, fmt.Errorf("generate %q: duration must be positive", s.Name)
+	switch {
+	case opts.Duration < 0 || (opts.Duration == 0 && opts.MaxFlows == 0):
+		return nil, fmt.Errorf("generate %q: give a positive duration or a flow count", s.Name)
+	case opts.Duration == 0:
+		opts.Duration = 100 * 365 * 24 * time.Hour
 	}
 	if opts.Start.IsZero() {
 		opts.Start = DefaultStart()
@@ -191,18 +197,20 @@ func (g *gen) run() error {
 		first := g.opts.Start.Add(time.Duration(g.rng.Float64() * float64(interval(c))))
 		heap.Push(q, event{at: first, call: i})
 	}
-	var lostAt []time.Time
-	for i := 0; i < g.s.LostEvents; i++ {
-		lostAt = append(lostAt, g.opts.Start.Add(time.Duration(g.rng.Float64()*float64(g.opts.Duration))))
+	// Lost-event notices fall at random points of the capture's progress,
+	// measured in time or, for a flow-count capture, in flows.
+	lostAt := make([]float64, g.s.LostEvents)
+	for i := range lostAt {
+		lostAt[i] = g.rng.Float64()
 	}
-	sort.Slice(lostAt, func(i, j int) bool { return lostAt[i].Before(lostAt[j]) })
-	for q.Len() > 0 {
+	sort.Float64s(lostAt)
+	for q.Len() > 0 && !g.full() {
 		ev := heap.Pop(q).(event)
 		if ev.at.After(end) {
 			continue
 		}
-		for len(lostAt) > 0 && !lostAt[0].After(ev.at) {
-			g.lostNotice(lostAt[0])
+		for len(lostAt) > 0 && g.progress(ev.at) >= lostAt[0] {
+			g.lostNotice(ev.at)
 			lostAt = lostAt[1:]
 		}
 		c := &g.s.Calls[ev.call]
@@ -215,10 +223,19 @@ func (g *gen) run() error {
 			}
 		}
 	}
-	for _, at := range lostAt {
-		g.lostNotice(at)
-	}
 	return nil
+}
+
+// full reports whether a flow-count capture has its flows.
+func (g *gen) full() bool { return g.opts.MaxFlows > 0 && g.flows >= g.opts.MaxFlows }
+
+// progress is how far through the capture t is, from 0 to 1.
+func (g *gen) progress(t time.Time) float64 {
+	p := float64(t.Sub(g.opts.Start)) / float64(g.opts.Duration)
+	if g.opts.MaxFlows > 0 {
+		p = max(p, float64(g.flows)/float64(g.opts.MaxFlows))
+	}
+	return p
 }
 
 func interval(c Call) time.Duration { return time.Duration(float64(time.Hour) / c.PerHour) }

@@ -1,6 +1,7 @@
 package observe
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -157,31 +158,29 @@ func (s *scanner) array(elem func()) {
 
 // readString reads a string and returns its unescaped contents. The result
 // aliases the input or the scanner's scratch buffer: copy it to keep it.
+// Raw control characters are accepted, as lenient JSON readers do; the
+// record splitter has already cut records at newlines.
 func (s *scanner) readString() []byte {
 	if !s.expect('"') {
 		return nil
 	}
 	start := s.i
-	for s.i < len(s.b) {
-		c := s.b[s.i]
-		switch {
-		case c == '"':
-			s.i++
-			return s.b[start : s.i-1]
-		case c == '\\':
-			return s.readEscaped(start)
-		case c < 0x20:
-			s.fail("control character in string")
-			return nil
-		}
-		s.i++
+	end := bytes.IndexByte(s.b[start:], '"')
+	if end < 0 {
+		s.i = len(s.b)
+		s.fail("unterminated string")
+		return nil
 	}
-	s.fail("unterminated string")
-	return nil
+	if bytes.IndexByte(s.b[start:start+end], '\\') >= 0 {
+		return s.readEscaped(start)
+	}
+	s.i = start + end + 1
+	return s.b[start : start+end]
 }
 
 func (s *scanner) readEscaped(start int) []byte {
-	out := append(s.scratch[:0], s.b[start:s.i]...)
+	s.i = start
+	out := s.scratch[:0]
 	for s.i < len(s.b) {
 		c := s.b[s.i]
 		switch {
@@ -189,9 +188,6 @@ func (s *scanner) readEscaped(start int) []byte {
 			s.i++
 			s.scratch = out
 			return out
-		case c < 0x20:
-			s.fail("control character in string")
-			return nil
 		case c != '\\':
 			out = append(out, c)
 			s.i++
