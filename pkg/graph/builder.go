@@ -1,0 +1,271 @@
+package graph
+
+import (
+	"encoding/binary"
+	"hash/fnv"
+	"net/netip"
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// Builder folds flows into a Graph. It is not safe for concurrent use.
+// Its memory grows with peers and edges, not with flows.
+type Builder struct {
+	opts  Options
+	ids   *identities
+	nodes map[string]bool
+
+	edges     map[edgeKey]*Edge
+	listeners map[portKey]struct{}
+	pending   map[pendingKey]*pendingFlows
+	dns       map[string]*DNSRecord
+	// workloadIPs remembers which workloads each address was seen as, to
+	// flag world addresses that are really pods.
+	workloadIPs map[netip.Addr][]int32
+	cov         Coverage
+}
+
+// edgeKey names an edge by builder peer ids.
+type edgeKey struct {
+	from, to int32
+	port     uint16
+	proto    observe.Protocol
+	icmpType uint8
+}
+
+// portKey is a (peer, protocol, port) that may be a listener.
+type portKey struct {
+	peer  int32
+	port  uint16
+	proto observe.Protocol
+}
+
+// sampleSize is how many connection fingerprints an edge keeps for
+// recognising the same connections seen from the other node.
+const sampleSize = 16
+
+// NewBuilder returns a Builder using opts (zero value: defaults).
+func NewBuilder(opts Options) *Builder {
+	opts = opts.normalized()
+	b := &Builder{
+		opts:        opts,
+		ids:         newIdentities(opts),
+		edges:       map[edgeKey]*Edge{},
+		listeners:   map[portKey]struct{}{},
+		pending:     map[pendingKey]*pendingFlows{},
+		dns:         map[string]*DNSRecord{},
+		workloadIPs: map[netip.Addr][]int32{},
+	}
+	if len(opts.NodeNames) > 0 {
+		b.nodes = map[string]bool{}
+		for _, n := range opts.NodeNames {
+			b.nodes[n] = true
+		}
+	}
+	return b
+}
+
+// Add folds one flow into the graph. The flow is not retained.
+func (b *Builder) Add(f *observe.Flow) {
+	b.cov.Flows++
+	if b.nodes != nil && !b.nodes[f.NodeName] {
+		b.skip("node-filter")
+		return
+	}
+	if f.L4.Protocol == observe.ProtoUnknown {
+		b.skip("no-protocol")
+		return
+	}
+	src, why := b.ids.resolve(&f.Source, f.SrcIP)
+	if why != "" {
+		b.skip(why)
+		return
+	}
+	dst, why := b.ids.resolve(&f.Destination, f.DstIP)
+	if why != "" {
+		b.skip(why)
+		return
+	}
+	b.rememberWorkloadIP(src, f.SrcIP)
+	b.rememberWorkloadIP(dst, f.DstIP)
+	b.rememberDNSAnswer(f)
+
+	dir := directionOf(f)
+	if dir == undirected {
+		if f.L4.Protocol.HasPorts() {
+			b.cov.UndirectedFlows++
+			b.addUndirected(f, src, dst)
+			return
+		}
+		// ICMP errors and other portless messages: the sender is the
+		// only side there is.
+		dir = opening
+	}
+	if dir == answering {
+		b.cov.ReplyFlows++
+	}
+	b.addDirected(f, src, dst, dir)
+}
+
+// AddLost records that events were lost, which a policy learned from this
+// graph may be missing.
+func (b *Builder) AddLost(l *observe.LostEvent) {
+	if b.nodes != nil && l.NodeName != "" && !b.nodes[l.NodeName] {
+		return
+	}
+	b.cov.LostNotices++
+	if b.cov.LostEvents == nil {
+		b.cov.LostEvents = map[string]uint64{}
+	}
+	b.cov.LostEvents[l.Source.String()] += l.NumLost
+}
+
+func (b *Builder) skip(reason string) {
+	if b.cov.Skipped == nil {
+		b.cov.Skipped = map[string]uint64{}
+	}
+	b.cov.Skipped[reason]++
+}
+
+// addDirected folds a flow whose direction is known into its edge.
+func (b *Builder) addDirected(f *observe.Flow, src, dst int32, dir flowDirection) {
+	client, server := src, dst
+	clientPort, serverPort := f.L4.SrcPort, f.L4.DstPort
+	serverIP := f.DstIP
+	service := f.DestinationService
+	names := f.DestinationNames
+	if dir == answering {
+		client, server = dst, src
+		clientPort, serverPort = f.L4.DstPort, f.L4.SrcPort
+		serverIP = f.SrcIP
+		service = f.SourceService
+		names = f.SourceNames
+	}
+	k := edgeKey{from: client, to: server, proto: f.L4.Protocol}
+	if isICMP(f.L4.Protocol) {
+		k.icmpType = openingICMPType(f.L4.Protocol, f.L4.ICMPType)
+	} else {
+		k.port = serverPort
+		b.listeners[portKey{peer: server, port: serverPort, proto: f.L4.Protocol}] = struct{}{}
+	}
+	e := b.edge(k, DirectionObserved)
+	foldFlow(e, f.Time, f.Verdict)
+	if f.L4.Protocol.HasPorts() {
+		e.sample, _ = addCapped(e.sample, fingerprint(f.L4.Protocol, clientPort, serverIP, serverPort), sampleSize)
+	}
+	max := b.opts.MaxL7
+	if service.Name != "" {
+		b.addEvidence(&e.Services, service.Namespace+"/"+service.Name, e)
+	}
+	for _, n := range names {
+		b.addEvidence(&e.DNSNames, dnsName(n), e)
+		if b.ids.peers[server].Kind == KindExternal {
+			p := &b.ids.peers[server]
+			p.names, _ = addCapped(p.names, dnsName(n), max)
+		}
+	}
+	if f.L7 != nil {
+		if h := f.L7.HTTP; h != nil && h.Method != "" {
+			b.addEvidence(&e.HTTP, httpEvidence(h.Method, h.URL), e)
+		}
+		if d := f.L7.DNS; d != nil && d.Query != "" {
+			b.addEvidence(&e.DNSNames, dnsName(d.Query), e)
+		}
+	}
+}
+
+func (b *Builder) addEvidence(list *[]string, v string, e *Edge) {
+	var cut bool
+	*list, cut = addCapped(*list, v, b.opts.MaxL7)
+	e.L7Truncated = e.L7Truncated || cut
+}
+
+// edge returns the edge for k, creating it with direction dir.
+func (b *Builder) edge(k edgeKey, dir Direction) *Edge {
+	e, ok := b.edges[k]
+	if !ok {
+		e = &Edge{From: PeerID(k.from), To: PeerID(k.to), Protocol: k.proto, Port: k.port, ICMPType: k.icmpType, Direction: dir, MirrorOf: NoPeer}
+		b.edges[k] = e
+	}
+	if dir < e.Direction {
+		e.Direction = dir
+	}
+	return e
+}
+
+func foldFlow(e *Edge, t time.Time, v flowpb.Verdict) {
+	e.Count++
+	vs := verdictOf(v)
+	if vs == VerdictDropped {
+		e.Dropped++
+	}
+	e.Verdicts |= vs
+	foldTime(&e.FirstSeen, &e.LastSeen, t)
+}
+
+func foldTime(first, last *time.Time, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if first.IsZero() || t.Before(*first) {
+		*first = t
+	}
+	if last.IsZero() || t.After(*last) {
+		*last = t
+	}
+}
+
+// fingerprint names one connection by what both nodes see the same even
+// when the client's address is translated: protocol, client port, server
+// address and port. FNV keeps it stable across runs, so snapshots from
+// different learners compare.
+func fingerprint(p observe.Protocol, clientPort uint16, serverIP netip.Addr, serverPort uint16) uint64 {
+	h := fnv.New64a()
+	var buf [5]byte
+	buf[0] = byte(p)
+	binary.BigEndian.PutUint16(buf[1:], clientPort)
+	binary.BigEndian.PutUint16(buf[3:], serverPort)
+	h.Write(buf[:])
+	a := serverIP.Unmap().As16()
+	h.Write(a[:])
+	return h.Sum64()
+}
+
+func (b *Builder) rememberWorkloadIP(id int32, addr netip.Addr) {
+	if !addr.IsValid() || b.ids.peers[id].Kind != KindWorkload {
+		return
+	}
+	addr = addr.Unmap()
+	owners := b.workloadIPs[addr]
+	for _, o := range owners {
+		if o == id {
+			return
+		}
+	}
+	if len(owners) < maxIPOwners {
+		b.workloadIPs[addr] = append(owners, id)
+	}
+}
+
+// maxDNSAnswers caps the addresses kept per DNS name.
+const maxDNSAnswers = 64
+
+func (b *Builder) rememberDNSAnswer(f *observe.Flow) {
+	if f.L7 == nil || f.L7.DNS == nil || f.L7.Type != flowpb.L7FlowType_RESPONSE || len(f.L7.DNS.IPs) == 0 {
+		return
+	}
+	name := dnsName(f.L7.DNS.Query)
+	r, ok := b.dns[name]
+	if !ok {
+		r = &DNSRecord{Name: name}
+		b.dns[name] = r
+	}
+	for _, ip := range f.L7.DNS.IPs {
+		r.IPs, _ = addCapped(r.IPs, ip.Unmap().String(), maxDNSAnswers)
+	}
+	r.TTL = max(r.TTL, f.L7.DNS.TTL)
+	foldTime(&r.FirstSeen, &r.LastSeen, f.Time)
+}

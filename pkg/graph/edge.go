@@ -1,0 +1,185 @@
+package graph
+
+import (
+	"strings"
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// Edge is one connection kind: From opened connections to To's Port over
+// Protocol (or sent ICMPType).
+type Edge struct {
+	From, To PeerID
+	Protocol observe.Protocol
+	// Port is the destination (listening) port, 0 for ICMP.
+	Port uint16
+	// ICMPType is the type of the opening ICMP message (8 for an IPv4
+	// echo request, 128 for IPv6), 0 for other protocols.
+	ICMPType uint8
+	// Count is the number of flows folded into the edge, replies
+	// included; Dropped how many of them were dropped.
+	Count   uint64
+	Dropped uint64
+	// FirstSeen and LastSeen bound the flows' times.
+	FirstSeen, LastSeen time.Time
+	Verdicts            Verdicts
+	// Direction says how the edge's direction was established: by the
+	// flows themselves, inferred from the capture, or guessed.
+	Direction Direction
+	// Uncertain is true when every flow of the edge was oriented by the
+	// port-number heuristic alone.
+	Uncertain bool
+	// Mirror marks an edge that repeats another edge's connections as
+	// seen at the server's node with the client translated (to
+	// remote-node, host or world); MirrorOf is the real client.
+	Mirror   bool
+	MirrorOf PeerID
+	// Services are the Kubernetes Services ("ns/name") that fronted To.
+	Services []string
+	// HTTP are method and path templates seen ("GET /reviews/{id}").
+	HTTP []string
+	// DNSNames are the names queried over the edge (for DNS servers) or
+	// that the destination answered to (for external peers).
+	DNSNames []string
+	// L7Truncated says some L7 evidence was left out (MaxL7).
+	L7Truncated bool
+
+	// sample holds the smallest connection fingerprints seen (state, for
+	// mirror detection).
+	sample []uint64
+}
+
+// Allowed reports whether any flow of the edge was let through; an edge
+// seen only dropped is evidence, not traffic to allow.
+func (e *Edge) Allowed() bool { return e.Verdicts&allowedVerdicts != 0 }
+
+// Direction is how an edge's direction was established.
+type Direction uint8
+
+const (
+	// DirectionObserved: flows said it (is_reply, reply, TCP flags, L7
+	// type, ICMP echo type).
+	DirectionObserved Direction = iota
+	// DirectionInferred: a listener seen elsewhere in the capture.
+	DirectionInferred
+	// DirectionGuessed: port numbers alone; the edge is Uncertain.
+	DirectionGuessed
+)
+
+var directionNames = [...]string{"observed", "inferred", "guessed"}
+
+func (d Direction) String() string {
+	if int(d) < len(directionNames) {
+		return directionNames[d]
+	}
+	return "unknown"
+}
+
+// Verdicts is the set of verdicts an edge's flows had.
+type Verdicts uint8
+
+const (
+	VerdictForwarded Verdicts = 1 << iota
+	VerdictDropped
+	VerdictAudit
+	VerdictRedirected
+	VerdictError
+	VerdictTraced
+	VerdictTranslated
+)
+
+const allowedVerdicts = VerdictForwarded | VerdictAudit | VerdictRedirected | VerdictTraced | VerdictTranslated
+
+var verdictNames = [...]string{"forwarded", "dropped", "audit", "redirected", "error", "traced", "translated"}
+
+func verdictOf(v flowpb.Verdict) Verdicts {
+	switch v {
+	case flowpb.Verdict_FORWARDED:
+		return VerdictForwarded
+	case flowpb.Verdict_DROPPED:
+		return VerdictDropped
+	case flowpb.Verdict_AUDIT:
+		return VerdictAudit
+	case flowpb.Verdict_REDIRECTED:
+		return VerdictRedirected
+	case flowpb.Verdict_ERROR:
+		return VerdictError
+	case flowpb.Verdict_TRACED:
+		return VerdictTraced
+	case flowpb.Verdict_TRANSLATED:
+		return VerdictTranslated
+	}
+	return 0
+}
+
+// Names lists the verdicts in a fixed order.
+func (v Verdicts) Names() []string {
+	var out []string
+	for i, n := range verdictNames {
+		if v&(1<<i) != 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (v Verdicts) String() string { return strings.Join(v.Names(), ",") }
+
+func parseVerdicts(names []string) (Verdicts, bool) {
+	var v Verdicts
+	for _, n := range names {
+		found := false
+		for i, vn := range verdictNames {
+			if vn == n {
+				v |= 1 << i
+				found = true
+			}
+		}
+		if !found {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// DNSRecord is what DNS responses said about a name.
+type DNSRecord struct {
+	Name string
+	// IPs are the answered addresses, sorted, capped.
+	IPs []string
+	// TTL is the largest TTL seen (seconds).
+	TTL                 uint32
+	FirstSeen, LastSeen time.Time
+}
+
+// Coverage counts what a policy learned from this graph may be missing or
+// where the graph had to judge.
+type Coverage struct {
+	Flows uint64 `json:"flows"`
+	// LostEvents counts events lost before they reached the reader, by
+	// where they were lost.
+	LostEvents  map[string]uint64 `json:"lost_events,omitempty"`
+	LostNotices uint64            `json:"lost_notices,omitempty"`
+	// ReplyFlows were the answering half of a connection.
+	ReplyFlows uint64 `json:"reply_flows"`
+	// UndirectedFlows said nothing about their direction; of those,
+	// InferredFlows were oriented by evidence and GuessedFlows by port
+	// numbers alone.
+	UndirectedFlows uint64 `json:"undirected_flows"`
+	InferredFlows   uint64 `json:"inferred_flows"`
+	GuessedFlows    uint64 `json:"guessed_flows"`
+	// UncertainEdges counts edges whose direction was guessed.
+	UncertainEdges uint64 `json:"uncertain_edges"`
+	// InClusterWorldFlows went to or came from an address flagged
+	// InClusterIP.
+	InClusterWorldFlows uint64 `json:"in_cluster_world_flows"`
+	// MirrorFlows repeated connections already counted from the client's
+	// side (see Edge.Mirror).
+	MirrorFlows uint64 `json:"mirror_flows"`
+	// Skipped counts flows left out, by reason ("health", "init",
+	// "node-filter", "no-address", "no-protocol").
+	Skipped map[string]uint64 `json:"skipped,omitempty"`
+}

@@ -1,0 +1,246 @@
+package graph
+
+import (
+	"hash/maphash"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// endpointInfo is what an endpoint's namespace and labels say about the
+// peer, worked out once per distinct label set.
+type endpointInfo struct {
+	namespace string
+	labels    []string // for verifying a hash hit
+
+	// skip is why flows touching this endpoint are left out ("health").
+	skip string
+	// byAddress: the peer is the endpoint's address (world, unidentified).
+	byAddress bool
+	// ownerNamed: the workload's display name comes from its pod name.
+	ownerNamed bool
+	peer       int32
+}
+
+// identities interns endpoints into small peer ids.
+type identities struct {
+	rules labelRules
+	opts  Options
+	seed  maphash.Seed
+
+	peers     []Peer
+	peerIndex map[string]int32
+	infos     map[uint64][]*endpointInfo
+	byAddress map[netip.Prefix]int32
+}
+
+func newIdentities(opts Options) *identities {
+	return &identities{
+		rules:     newLabelRules(opts),
+		opts:      opts,
+		seed:      maphash.MakeSeed(),
+		peerIndex: map[string]int32{},
+		infos:     map[uint64][]*endpointInfo{},
+		byAddress: map[netip.Prefix]int32{},
+	}
+}
+
+// resolve returns the peer id for one side of a flow, or -1 and why the
+// flow should be skipped.
+func (ids *identities) resolve(ep *observe.Endpoint, addr netip.Addr) (int32, string) {
+	info := ids.info(ep)
+	switch {
+	case info.skip != "":
+		return -1, info.skip
+	case info.byAddress:
+		if !addr.IsValid() {
+			if info.peer >= 0 {
+				return info.peer, ""
+			}
+			return -1, "no-address"
+		}
+		return ids.addressPeer(addr), ""
+	case info.ownerNamed:
+		ids.offerName(info.peer, ep)
+	}
+	return info.peer, ""
+}
+
+// offerName keeps the smallest owner name seen, so the display name does
+// not depend on the order flows arrive in.
+func (ids *identities) offerName(id int32, ep *observe.Endpoint) {
+	name := ""
+	if len(ep.Workloads) > 0 && ep.Workloads[0].Name != "" {
+		name = ep.Workloads[0].Name
+	} else if ep.PodName != "" {
+		name = ownerFromPodName(ep.PodName)
+	}
+	if p := &ids.peers[id]; name != "" && (p.Name == "" || name < p.Name) {
+		p.Name = name
+	}
+}
+
+func (ids *identities) info(ep *observe.Endpoint) *endpointInfo {
+	var h maphash.Hash
+	h.SetSeed(ids.seed)
+	h.WriteString(ep.Namespace)
+	for _, l := range ep.Labels {
+		h.WriteByte(0)
+		h.WriteString(l)
+	}
+	sum := h.Sum64()
+	for _, in := range ids.infos[sum] {
+		if in.namespace == ep.Namespace && slices.Equal(in.labels, ep.Labels) {
+			return in
+		}
+	}
+	in := ids.newInfo(ep.Namespace, ep.Labels)
+	ids.infos[sum] = append(ids.infos[sum], in)
+	return in
+}
+
+func (ids *identities) newInfo(namespace string, labels []string) *endpointInfo {
+	in := &endpointInfo{namespace: namespace, labels: slices.Clone(labels), peer: -1}
+	var reserved []string
+	kv := map[string]string{}
+	sa := ""
+	for _, l := range labels {
+		source, rest, ok := strings.Cut(l, ":")
+		if !ok {
+			source, rest = "", l
+		}
+		key, value, _ := strings.Cut(rest, "=")
+		switch source {
+		case "reserved":
+			switch key {
+			case "world-ipv4", "world-ipv6":
+				key = EntityWorld
+			}
+			reserved = append(reserved, key)
+			continue
+		case "cidr", "fqdn":
+			continue
+		}
+		switch key {
+		case "io.kubernetes.pod.namespace":
+			if namespace == "" {
+				namespace = value
+			}
+		case "io.cilium.k8s.policy.serviceaccount":
+			sa = value
+		}
+		if !ids.rules.ignored(key) {
+			kv[key] = value
+		}
+	}
+	if len(reserved) > 0 {
+		return ids.reservedInfo(in, reserved)
+	}
+	if len(labels) == 0 {
+		// Cilium did not identify the endpoint: only its address is known.
+		in.byAddress = true
+		return in
+	}
+	p := Peer{Kind: KindWorkload, Namespace: namespace, ServiceAccount: sa, SeenAs: NoPeer}
+	p.Labels, p.Name = ids.selector(kv)
+	if p.Name == "" {
+		in.ownerNamed = true
+		p.SelectorIncomplete = len(p.Labels) == 0
+	}
+	in.namespace = namespace
+	in.peer = ids.intern(p)
+	return in
+}
+
+func (ids *identities) reservedInfo(in *endpointInfo, reserved []string) *endpointInfo {
+	// The API server also carries reserved:host or reserved:world, so
+	// the most specific entity wins.
+	precedence := [...]string{"health", "init", EntityKubeAPIServer, EntityHost, EntityRemoteNode, EntityIngress, EntityUnmanaged, EntityWorld}
+	entity := ""
+	for _, want := range precedence {
+		if slices.Contains(reserved, want) {
+			entity = want
+			break
+		}
+	}
+	if entity == "" {
+		slices.Sort(reserved)
+		entity = reserved[0]
+	}
+	switch entity {
+	case "health", "init":
+		in.skip = entity
+	case EntityWorld:
+		in.byAddress = true
+		in.peer = ids.intern(Peer{Kind: KindReserved, Entity: EntityWorld, SeenAs: NoPeer})
+	default:
+		in.peer = ids.intern(Peer{Kind: KindReserved, Entity: entity, SeenAs: NoPeer})
+	}
+	return in
+}
+
+// selector picks the selector labels and display name from the labels
+// left after dropping ignored ones; the name is "" when no preferred key
+// is present and every remaining label is the selector.
+func (ids *identities) selector(kv map[string]string) (map[string]string, string) {
+	sel := map[string]string{}
+	name := ""
+	for _, k := range ids.rules.selector {
+		if v, ok := kv[k]; ok {
+			sel[k], name = v, v
+			if k == "app.kubernetes.io/name" {
+				for _, c := range companionLabels() {
+					if cv, ok := kv[c]; ok {
+						sel[c] = cv
+					}
+				}
+			}
+			break
+		}
+	}
+	if name == "" {
+		return kv, ""
+	}
+	for _, k := range ids.rules.keepOrder {
+		if v, ok := kv[k]; ok {
+			sel[k] = v
+		}
+	}
+	return sel, name
+}
+
+func (ids *identities) addressPeer(addr netip.Addr) int32 {
+	prefix := ids.aggregate(addr)
+	if id, ok := ids.byAddress[prefix]; ok {
+		return id
+	}
+	id := ids.intern(Peer{Kind: KindExternal, CIDR: prefix, SeenAs: NoPeer})
+	ids.byAddress[prefix] = id
+	return id
+}
+
+func (ids *identities) aggregate(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	bits := addr.BitLen()
+	if addr.Is4() && ids.opts.CIDRPrefixV4 > 0 && ids.opts.CIDRPrefixV4 < bits {
+		bits = ids.opts.CIDRPrefixV4
+	}
+	if addr.Is6() && ids.opts.CIDRPrefixV6 > 0 && ids.opts.CIDRPrefixV6 < bits {
+		bits = ids.opts.CIDRPrefixV6
+	}
+	p, _ := addr.Prefix(bits)
+	return p
+}
+
+func (ids *identities) intern(p Peer) int32 {
+	key := p.Key()
+	if id, ok := ids.peerIndex[key]; ok {
+		return id
+	}
+	id := int32(len(ids.peers))
+	ids.peers = append(ids.peers, p)
+	ids.peerIndex[key] = id
+	return id
+}

@@ -1,0 +1,103 @@
+package graph
+
+import (
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// pendingKey is an undirected flow's peers and ports. Flows sharing one
+// are held together until Finish, when the whole capture's evidence is in.
+type pendingKey struct {
+	src, dst         int32
+	srcPort, dstPort uint16
+	proto            observe.Protocol
+}
+
+// pendingFlows aggregates the undirected flows of one pendingKey.
+type pendingFlows struct {
+	count, dropped      uint64
+	firstSeen, lastSeen time.Time
+	verdicts            Verdicts
+}
+
+func (b *Builder) addUndirected(f *observe.Flow, src, dst int32) {
+	k := pendingKey{src: src, dst: dst, srcPort: f.L4.SrcPort, dstPort: f.L4.DstPort, proto: f.L4.Protocol}
+	p, ok := b.pending[k]
+	if !ok {
+		if len(b.pending) >= b.opts.MaxPending {
+			// Over the cap: decide now with the evidence seen so far
+			// rather than grow.
+			one := pendingFlows{}
+			one.fold(f.Time, f.Verdict)
+			b.resolvePending(k, &one, nil)
+			return
+		}
+		p = &pendingFlows{}
+		b.pending[k] = p
+	}
+	p.fold(f.Time, f.Verdict)
+}
+
+func (p *pendingFlows) fold(t time.Time, v flowpb.Verdict) {
+	p.count++
+	vs := verdictOf(v)
+	if vs == VerdictDropped {
+		p.dropped++
+	}
+	p.verdicts |= vs
+	foldTime(&p.firstSeen, &p.lastSeen, t)
+}
+
+// fanOut counts, for each (peer, protocol, port) among the
+// undirected flows, how many distinct counterpart (peer, port) pairs it
+// talked to: a service port talks to many ephemeral ports, an ephemeral
+// port to one service port.
+func (b *Builder) fanOut() map[portKey]int {
+	fan := map[portKey]int{}
+	for k := range b.pending {
+		fan[portKey{peer: k.dst, port: k.dstPort, proto: k.proto}]++
+		fan[portKey{peer: k.src, port: k.srcPort, proto: k.proto}]++
+	}
+	return fan
+}
+
+// minFanOut is how many distinct counterparts make a port look like a
+// listener when nothing better says so.
+const minFanOut = 3
+
+// resolvePending orients one undirected aggregate: by listeners seen in
+// directed flows, then by fan-out, then by port numbers (uncertain).
+func (b *Builder) resolvePending(k pendingKey, p *pendingFlows, fan map[portKey]int) {
+	srcKey := portKey{peer: k.src, port: k.srcPort, proto: k.proto}
+	dstKey := portKey{peer: k.dst, port: k.dstPort, proto: k.proto}
+	_, srcListens := b.listeners[srcKey]
+	_, dstListens := b.listeners[dstKey]
+	dir := DirectionInferred
+	serverIsDst := dstListens
+	if srcListens == dstListens {
+		srcFan, dstFan := fan[srcKey] >= minFanOut, fan[dstKey] >= minFanOut
+		serverIsDst = dstFan
+		if srcFan == dstFan {
+			dir = DirectionGuessed
+			serverIsDst = guessListener(k.srcPort, k.dstPort)
+		}
+	}
+	if dir == DirectionGuessed {
+		b.cov.GuessedFlows += p.count
+	} else {
+		b.cov.InferredFlows += p.count
+	}
+	ek := edgeKey{from: k.src, to: k.dst, port: k.dstPort, proto: k.proto}
+	if !serverIsDst {
+		ek = edgeKey{from: k.dst, to: k.src, port: k.srcPort, proto: k.proto}
+	}
+	e := b.edge(ek, dir)
+	e.Count += p.count
+	e.Dropped += p.dropped
+	e.Verdicts |= p.verdicts
+	foldTime(&e.FirstSeen, &e.LastSeen, p.firstSeen)
+	foldTime(&e.FirstSeen, &e.LastSeen, p.lastSeen)
+}
