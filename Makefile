@@ -39,7 +39,7 @@ bench:
 
 # Regenerate the bundled example capture with the project's own generator.
 example: build
-	$(BIN) gen --seed 1 --duration 30m --out examples/shop-flows.json --truth examples/shop-truth.json
+	$(BIN) gen --seed 1 --duration 1h --out examples/shop-flows.json.gz --truth examples/shop-truth.json
 
 clean:
 	rm -rf bin .cache
