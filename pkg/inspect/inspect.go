@@ -118,11 +118,30 @@ func (s *Summary) Finish(st observe.Stats) {
 
 // EventTypeName names Cilium's monitor event types as hubble does.
 func EventTypeName(t int32) string {
-	names := map[int32]string{1: "drop", 2: "debug", 3: "capture", 4: "trace", 5: "policy-verdict", 6: "recorder", 7: "trace-sock", 129: "l7", 130: "agent"}
-	if n, ok := names[t]; ok {
-		return fmt.Sprintf("%s (%d)", n, t)
+	name := ""
+	switch t {
+	case 1:
+		name = "drop"
+	case 2:
+		name = "debug"
+	case 3:
+		name = "capture"
+	case 4:
+		name = "trace"
+	case 5:
+		name = "policy-verdict"
+	case 6:
+		name = "recorder"
+	case 7:
+		name = "trace-sock"
+	case 129:
+		name = "l7"
+	case 130:
+		name = "agent"
+	default:
+		return fmt.Sprintf("type %d", t)
 	}
-	return fmt.Sprintf("type %d", t)
+	return fmt.Sprintf("%s (%d)", name, t)
 }
 
 func orNone(s string) string {
@@ -136,6 +155,7 @@ func orNone(s string) string {
 func (s *Summary) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(s)
 }
 

@@ -23,11 +23,20 @@ const (
 	KindRateLimitInfo
 )
 
-var kindNames = [...]string{"flow", "lost_events", "node_status", "agent_event", "debug_event", "rate_limit_info"}
-
 func (k Kind) String() string {
-	if int(k) < len(kindNames) {
-		return kindNames[k]
+	switch k {
+	case KindFlow:
+		return "flow"
+	case KindLostEvents:
+		return "lost_events"
+	case KindNodeStatus:
+		return "node_status"
+	case KindAgentEvent:
+		return "agent_event"
+	case KindDebugEvent:
+		return "debug_event"
+	case KindRateLimitInfo:
+		return "rate_limit_info"
 	}
 	return "unknown"
 }

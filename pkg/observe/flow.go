@@ -84,20 +84,31 @@ const (
 	ProtoIGMP
 )
 
-var protocolNames = [...]string{"", "TCP", "UDP", "SCTP", "ICMPv4", "ICMPv6", "VRRP", "IGMP"}
-
 func (p Protocol) String() string {
-	if int(p) < len(protocolNames) && p != ProtoUnknown {
-		return protocolNames[p]
+	switch p {
+	case ProtoTCP:
+		return "TCP"
+	case ProtoUDP:
+		return "UDP"
+	case ProtoSCTP:
+		return "SCTP"
+	case ProtoICMPv4:
+		return "ICMPv4"
+	case ProtoICMPv6:
+		return "ICMPv6"
+	case ProtoVRRP:
+		return "VRRP"
+	case ProtoIGMP:
+		return "IGMP"
 	}
 	return "unknown"
 }
 
 // ParseProtocol is the inverse of Protocol.String (case-insensitive).
 func ParseProtocol(s string) (Protocol, bool) {
-	for i, n := range protocolNames {
-		if i > 0 && equalFold(n, s) {
-			return Protocol(i), true
+	for p := ProtoTCP; p <= ProtoIGMP; p++ {
+		if equalFold(p.String(), s) {
+			return p, true
 		}
 	}
 	return ProtoUnknown, false
