@@ -45,7 +45,7 @@ type portKey struct {
 
 // sampleSize is how many connection fingerprints an edge keeps for
 // recognising the same connections seen from the other node.
-const sampleSize = 16
+const sampleSize = 32
 
 // NewBuilder returns a Builder using opts (zero value: defaults).
 func NewBuilder(opts Options) *Builder {
