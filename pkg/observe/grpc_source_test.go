@@ -1,0 +1,409 @@
+package observe_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+	observerpb "github.com/cilium/cilium/api/v1/observer"
+	relaypb "github.com/cilium/cilium/api/v1/relay"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/replay"
+)
+
+// groupedCapture writes n flows where every three share a timestamp, so a
+// stream broken anywhere leaves delivered flows at the resume time.
+func groupedCapture(t *testing.T, n int) (string, []*observerpb.GetFlowsResponse) {
+	t.Helper()
+	t0 := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
+	var resps []*observerpb.GetFlowsResponse
+	for i := 0; i < n; i++ {
+		ts := timestamppb.New(t0.Add(time.Duration(i/3) * time.Millisecond))
+		ns := []string{"shop", "web"}[i%2]
+		resps = append(resps, &observerpb.GetFlowsResponse{
+			NodeName: "node-1", Time: ts,
+			ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: &flowpb.Flow{
+				Time: ts, NodeName: "node-1", Verdict: flowpb.Verdict_FORWARDED,
+				Source:      &flowpb.Endpoint{Namespace: ns, PodName: "client-1", Labels: []string{"k8s:app=client"}},
+				Destination: &flowpb.Endpoint{Namespace: "shop", PodName: "server-1", Labels: []string{"k8s:app=server"}},
+				L4:          &flowpb.Layer4{Protocol: &flowpb.Layer4_TCP{TCP: &flowpb.TCP{SourcePort: uint32(10000 + i), DestinationPort: 8080}}},
+			}},
+		})
+	}
+	return writeResponses(t, resps), resps
+}
+
+func writeResponses(t *testing.T, resps []*observerpb.GetFlowsResponse) string {
+	t.Helper()
+	var b strings.Builder
+	for _, r := range resps {
+		line, err := protojson.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "capture.json")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// serveReplay serves a capture on addr ("127.0.0.1:0" for any port) and
+// returns the server and the address it listens on.
+func serveReplay(t *testing.T, path, addr string, opts replay.Options, serverOpts ...grpc.ServerOption) (*grpc.Server, string) {
+	t.Helper()
+	c, err := replay.LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lis net.Listener
+	// The port of a stopped server can take a moment to be free again.
+	for i := 0; ; i++ {
+		if lis, err = net.Listen("tcp", addr); err == nil || i == 50 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := replay.NewServer(c, opts).NewGRPCServer(serverOpts...)
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	return g, lis.Addr().String()
+}
+
+// key identifies a flow of the test captures uniquely.
+func key(f *observe.Flow) string {
+	return fmt.Sprintf("%d/%s/%d", f.Time.UnixNano(), f.Source.Namespace, f.L4.SrcPort)
+}
+
+func readGRPC(t *testing.T, src observe.Source) []observe.Flow {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []observe.Flow
+	for {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatalf("after %d flows: %v", len(out), err)
+		}
+		if rec.Kind == observe.KindFlow {
+			out = append(out, rec.Flow)
+		}
+	}
+}
+
+func fastOptions(addr string) observe.GRPCOptions {
+	return observe.GRPCOptions{
+		Server: addr, DialTimeout: 2 * time.Second,
+		Backoff: observe.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+	}
+}
+
+func TestGRPCSourceMatchesCapture(t *testing.T) {
+	path, resps := groupedCapture(t, 300)
+	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
+	tests := []struct {
+		name   string
+		adjust func(*observe.GRPCOptions)
+		want   func(i int, r *observerpb.GetFlowsResponse) bool
+	}{
+		{name: "all", adjust: func(*observe.GRPCOptions) {}, want: func(int, *observerpb.GetFlowsResponse) bool { return true }},
+		{name: "last 10", adjust: func(o *observe.GRPCOptions) { o.Number = 10 }, want: func(i int, _ *observerpb.GetFlowsResponse) bool { return i >= 290 }},
+		{
+			name:   "namespace filter sent to the server",
+			adjust: func(o *observe.GRPCOptions) { o.Whitelist = []*flowpb.FlowFilter{{SourcePod: []string{"web/"}}} },
+			want:   func(_ int, r *observerpb.GetFlowsResponse) bool { return r.GetFlow().GetSource().GetNamespace() == "web" },
+		},
+		{
+			name: "since and until",
+			adjust: func(o *observe.GRPCOptions) {
+				o.Since, o.Until = resps[30].GetTime().AsTime(), resps[59].GetTime().AsTime()
+			},
+			want: func(i int, _ *observerpb.GetFlowsResponse) bool { return i >= 30 && i < 60 },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := fastOptions(addr)
+			tt.adjust(&opts)
+			src, err := observe.NewGRPCSource(context.Background(), opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			got := readGRPC(t, src)
+			var want []observe.Flow
+			for i, r := range resps {
+				if tt.want(i, r) {
+					want = append(want, observe.FromProto(r.GetFlow()))
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("got %d flows, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if key(&got[i]) != key(&want[i]) {
+					t.Fatalf("flow %d is %s, want %s", i, key(&got[i]), key(&want[i]))
+				}
+			}
+			if st := src.Stats(); st.Flows != uint64(len(want)) {
+				t.Errorf("Stats().Flows = %d, want %d", st.Flows, len(want))
+			}
+		})
+	}
+}
+
+// TestGRPCSourceSurvivesServerRestarts kills the server twice mid-stream
+// and restarts it on the same port: every flow must arrive exactly once.
+func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
+	const n = 900
+	path, resps := groupedCapture(t, n)
+	opts := replay.Options{Rate: 3000}
+	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
+
+	gopts := fastOptions(addr)
+	gopts.Follow = true
+	gopts.Since = resps[0].GetTime().AsTime()
+	src, err := observe.NewGRPCSource(context.Background(), gopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+
+	var (
+		mu  sync.Mutex
+		got []observe.Flow
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			rec, err := src.Next(ctx)
+			if err != nil {
+				readErr <- err
+				return
+			}
+			mu.Lock()
+			got = append(got, rec.Flow)
+			done := len(got) == n
+			mu.Unlock()
+			if done {
+				readErr <- nil
+				return
+			}
+		}
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	for _, killAt := range []int{200, 500} {
+		for count() < killAt {
+			select {
+			case err := <-readErr:
+				t.Fatalf("reader stopped after %d flows: %v", count(), err)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+		server.Stop()
+		time.Sleep(150 * time.Millisecond) // down for a while
+		server, _ = serveReplay(t, path, addr, opts)
+	}
+	if err := <-readErr; err != nil {
+		t.Fatalf("after %d flows: %v", count(), err)
+	}
+	seen := map[string]int{}
+	for i := range got {
+		seen[key(&got[i])]++
+	}
+	for _, r := range resps {
+		f := observe.FromProto(r.GetFlow())
+		if c := seen[key(&f)]; c != 1 {
+			t.Errorf("flow %s arrived %d times, want exactly once", key(&f), c)
+		}
+	}
+	live := src.Live()
+	if live.Reconnects < 2 {
+		t.Errorf("Reconnects = %d, want at least 2 (one per restart)", live.Reconnects)
+	}
+	// The last flow delivered before each break shares the resume time, so
+	// the resumed stream repeats it and the source must drop it.
+	if live.Duplicates < 2 {
+		t.Errorf("Duplicates = %d, want at least 2 repeats dropped", live.Duplicates)
+	}
+	if st := src.Stats(); st.Flows != n {
+		t.Errorf("Stats().Flows = %d, want %d", st.Flows, n)
+	}
+}
+
+func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
+	_, resps := groupedCapture(t, 4)
+	t1 := resps[1].GetTime()
+	resps = append(resps[:2], append([]*observerpb.GetFlowsResponse{
+		{Time: t1, NodeName: "node-1", ResponseTypes: &observerpb.GetFlowsResponse_LostEvents{LostEvents: &flowpb.LostEvent{
+			Source: flowpb.LostEventSource_HUBBLE_RING_BUFFER, NumEventsLost: 7,
+		}}},
+		{Time: t1, ResponseTypes: &observerpb.GetFlowsResponse_NodeStatus{NodeStatus: &relaypb.NodeStatusEvent{
+			StateChange: relaypb.NodeState_NODE_UNAVAILABLE, NodeNames: []string{"node-2"}, Message: "dial timeout",
+		}}},
+	}, resps[2:]...)...)
+	path := writeResponses(t, resps)
+	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
+	var notices []observe.NodeStatus
+	opts := fastOptions(addr)
+	opts.OnNodeStatus = func(n observe.NodeStatus) { notices = append(notices, n) }
+	src, err := observe.NewGRPCSource(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var lost []observe.LostEvent
+	ctx := context.Background()
+	for {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Kind == observe.KindLostEvents {
+			lost = append(lost, rec.Lost)
+		}
+	}
+	st := src.Stats()
+	if st.Flows != 4 || st.TotalLost() != 7 || st.LostNotices != 1 || len(lost) != 1 || lost[0].NodeName != "node-1" {
+		t.Errorf("stats %+v, lost records %+v: want 4 flows and one notice of 7 lost on node-1", st, lost)
+	}
+	if st.Skipped[observe.KindNodeStatus] != 1 || len(notices) != 1 || notices[0].NodeNames[0] != "node-2" {
+		t.Errorf("node notices %+v, skipped %v: want node-2 unavailable reported", notices, st.Skipped)
+	}
+	if u := src.Live().Unavailable; u != 1 {
+		t.Errorf("Live().Unavailable = %d, want 1", u)
+	}
+}
+
+func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
+	path, _ := groupedCapture(t, 3)
+	_, plainAddr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
+	certFile, keyFile := selfSignedCert(t)
+	serverCert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, tlsAddr := serveReplay(t, path, "127.0.0.1:0", replay.Options{},
+		grpc.Creds(credentials.NewServerTLSFromCert(&serverCert)))
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close()
+
+	tests := []struct {
+		name string
+		addr string
+		tls  observe.TLSOptions
+		want []string // all must appear; "" means the connection must work
+	}{
+		{name: "nobody listening", addr: closedAddr, want: []string{"cannot reach Hubble at " + closedAddr, "connection refused", "try -P"}},
+		{name: "tls against plaintext", addr: plainAddr, tls: observe.TLSOptions{Enabled: true, AllowInsecure: true}, want: []string{plainAddr, "does not speak TLS", "drop --tls"}},
+		{name: "plaintext against tls", addr: tlsAddr, want: []string{tlsAddr, "try --tls"}},
+		{name: "unknown CA", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true}, want: []string{tlsAddr, "--tls-ca-cert-files", "--tls-allow-insecure"}},
+		{name: "wrong server name", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, CAFiles: []string{certFile}, ServerName: "relay.example"}, want: []string{tlsAddr, "--tls-server-name"}},
+		{name: "trusted CA", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, CAFiles: []string{certFile}, ServerName: "localhost"}},
+		{name: "insecure TLS", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, AllowInsecure: true}},
+		{name: "TLS options without --tls", addr: plainAddr, tls: observe.TLSOptions{AllowInsecure: true}, want: []string{"add --tls"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := fastOptions(tt.addr)
+			opts.DialTimeout = 300 * time.Millisecond
+			opts.TLS = tt.tls
+			src, err := observe.NewGRPCSource(context.Background(), opts)
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("want a working connection, got %v", err)
+				}
+				defer src.Close()
+				if got := readGRPC(t, src); len(got) != 3 {
+					t.Fatalf("read %d flows, want 3", len(got))
+				}
+				return
+			}
+			if err == nil {
+				src.Close()
+				t.Fatal("connected, want an error")
+			}
+			t.Logf("error: %v", err)
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// selfSignedCert writes a certificate for localhost and 127.0.0.1 and its
+// key, and returns their paths.
+func selfSignedCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
