@@ -142,7 +142,9 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 		{
 			name:   "namespace filter sent to the server",
 			adjust: func(o *observe.GRPCOptions) { o.Whitelist = []*flowpb.FlowFilter{{SourcePod: []string{"web/"}}} },
-			want:   func(_ int, r *observerpb.GetFlowsResponse) bool { return r.GetFlow().GetSource().GetNamespace() == "web" },
+			want: func(_ int, r *observerpb.GetFlowsResponse) bool {
+				return r.GetFlow().GetSource().GetNamespace() == "web"
+			},
 		},
 		{
 			name: "since and until",
