@@ -15,9 +15,10 @@ func newInspectCommand(streams Streams) *cobra.Command {
 	var (
 		output string
 		strict bool
+		files  []string
 	)
 	cmd := &cobra.Command{
-		Use:   "inspect FILE...",
+		Use:   "inspect [FILE...]",
 		Short: "Summarise flow captures before learning from them",
 		Long: `Summarise one or more flow captures: flows, time span, nodes, namespaces,
 verdicts, event types, lost events, malformed and skipped records, and
@@ -28,8 +29,11 @@ bare-Flow lines and JSON arrays of flows, gzip-compressed or not.`,
 		Example: `  hubble observe -o jsonpb --last 10000 > flows.json
   netpolgen inspect flows.json
   netpolgen inspect -o json hubble-flows-*.json.gz`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			args = append(files, args...)
+			if len(args) == 0 {
+				return fmt.Errorf("no capture to inspect: name files as arguments or with --from-file (\"-\" reads standard input)")
+			}
 			if output != "table" && output != "json" {
 				return fmt.Errorf("unknown output format %q: use table or json", output)
 			}
@@ -60,6 +64,7 @@ bare-Flow lines and JSON arrays of flows, gzip-compressed or not.`,
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().StringArrayVarP(&files, "from-file", "f", nil, "capture to read (repeatable, \"-\" for standard input)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "stop at the first malformed record instead of skipping it")
 	return cmd
 }

@@ -97,3 +97,18 @@ func TestInspectStdinAndErrors(t *testing.T) {
 		t.Errorf("unknown output format accepted")
 	}
 }
+
+func TestInspectFromFileFlag(t *testing.T) {
+	line := `{"flow":{"verdict":"FORWARDED","source":{"namespace":"a"}},"node_name":"n1"}` + "\n"
+	p := filepath.Join(t.TempDir(), "a.json")
+	if err := os.WriteFile(p, []byte(line+line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, line, "inspect", "-o", "json", "--from-file", p, "-f", "-")
+	if code != 0 || !strings.Contains(out, `"flows": 3`) {
+		t.Errorf("exit %d, stderr %q, output:\n%s", code, stderr, out)
+	}
+	if code, _, stderr := run(t, "", "inspect"); code != 2 || !strings.Contains(stderr, "--from-file") {
+		t.Errorf("no input: exit %d, stderr %q", code, stderr)
+	}
+}
