@@ -1,0 +1,143 @@
+package synth
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"sigs.k8s.io/yaml"
+)
+
+// File is one generated file, its path relative to the output directory.
+type File struct {
+	Path string
+	Data []byte
+}
+
+// Files renders a plan into the review layout: per namespace a
+// default-deny.yaml, one <workload>.yaml per workload and a
+// kustomization.yaml, plus a root kustomization.yaml. It also returns the
+// warnings rendering raised (peers a format cannot express).
+func (pl *Plan) Files(format Format) ([]File, []string, error) {
+	var files []File
+	var warnings []string
+	byNS := map[string][]string{}
+	for _, ns := range pl.Namespaces {
+		var docs []any
+		if format.Kubernetes() {
+			docs = append(docs, KubernetesDefaultDeny(ns))
+		}
+		if format.Cilium() {
+			docs = append(docs, CiliumDefaultDeny(ns))
+		}
+		data, err := marshalDocs(docs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("default-deny for %s: %w", ns, err)
+		}
+		files = append(files, File{Path: path.Join(ns, DefaultDenyName+".yaml"), Data: data})
+		byNS[ns] = append(byNS[ns], DefaultDenyName+".yaml")
+	}
+	for _, wp := range pl.Policies {
+		var docs []any
+		if format.Kubernetes() {
+			np, warn, err := pl.KubernetesPolicy(wp)
+			if err != nil {
+				return nil, nil, err
+			}
+			docs = append(docs, np)
+			warnings = append(warnings, warn...)
+		}
+		if format.Cilium() {
+			cnp, err := pl.CiliumPolicy(wp)
+			if err != nil {
+				return nil, nil, err
+			}
+			docs = append(docs, cnp)
+		}
+		data, err := marshalDocs(docs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("policy %s: %w", wp.Workload.WorkloadRef, err)
+		}
+		name := policyFileName(wp.Workload.Name)
+		files = append(files, File{Path: path.Join(wp.Workload.Namespace, name), Data: data})
+		byNS[wp.Workload.Namespace] = append(byNS[wp.Workload.Namespace], name)
+	}
+	for _, ns := range pl.Namespaces {
+		resources := byNS[ns]
+		sort.Strings(resources)
+		files = append(files, File{Path: path.Join(ns, "kustomization.yaml"), Data: kustomization(resources)})
+	}
+	files = append(files, File{Path: "kustomization.yaml", Data: kustomization(pl.Namespaces)})
+	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+	return files, warnings, nil
+}
+
+// policyFileName keeps a workload named like the default-deny from
+// overwriting it.
+func policyFileName(workload string) string {
+	if workload == DefaultDenyName {
+		return workload + "-workload.yaml"
+	}
+	return workload + ".yaml"
+}
+
+func kustomization(resources []string) []byte {
+	var b bytes.Buffer
+	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	for _, r := range resources {
+		fmt.Fprintf(&b, "- %s\n", r)
+	}
+	return b.Bytes()
+}
+
+// marshalDocs writes objects as one YAML stream, without the empty status
+// and null creationTimestamp typed objects carry.
+func marshalDocs(docs []any) ([]byte, error) {
+	var out bytes.Buffer
+	for i, d := range docs {
+		raw, err := json.Marshal(d)
+		if err != nil {
+			return nil, err
+		}
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return nil, err
+		}
+		delete(m, "status")
+		if meta, ok := m["metadata"].(map[string]any); ok {
+			delete(meta, "creationTimestamp")
+		}
+		y, err := yaml.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			out.WriteString("---\n")
+		}
+		out.Write(y)
+	}
+	return out.Bytes(), nil
+}
+
+// WriteFiles writes files under dir, creating folders as needed, and
+// leaves a file untouched when its bytes are unchanged so a re-run shows
+// in git only where policy changed.
+func WriteFiles(dir string, files []File) error {
+	for _, f := range files {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, f.Data) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("write policies: %w", err)
+		}
+		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
+			return fmt.Errorf("write policies: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,193 @@
+package synth
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// KubernetesDefaultDeny selects every pod in the namespace and allows
+// nothing in either direction.
+func KubernetesDefaultDeny(namespace string) *networkingv1.NetworkPolicy {
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(DefaultDenyName, namespace),
+		Spec: networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		},
+	}
+}
+
+// KubernetesPolicy renders one workload's policy as a NetworkPolicy. It
+// returns warnings for peers NetworkPolicy cannot name (entities without
+// known addresses); those rules are left out.
+func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolicy, []string, error) {
+	ns := wp.Workload.Namespace
+	np := &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: objectMeta(wp.Workload.Name, ns),
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: copyLabels(wp.Workload.Selector)},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress},
+		},
+	}
+	var warnings []string
+	for _, r := range wp.Ingress {
+		peers, warn := pl.kubernetesPeers(r, ns)
+		warnings = append(warnings, warn...)
+		if len(peers) == 0 {
+			continue
+		}
+		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: kubernetesPorts(r.Ports)})
+	}
+	for _, r := range wp.Egress {
+		peers, warn := pl.kubernetesPeers(r, ns)
+		warnings = append(warnings, warn...)
+		if len(peers) == 0 {
+			continue
+		}
+		np.Spec.Egress = append(np.Spec.Egress, networkingv1.NetworkPolicyEgressRule{To: peers, Ports: kubernetesPorts(r.Ports)})
+	}
+	for i := range warnings {
+		warnings[i] = fmt.Sprintf("NetworkPolicy %s: %s", wp.Workload.WorkloadRef, warnings[i])
+	}
+	if err := ValidateNetworkPolicy(np); err != nil {
+		return nil, nil, fmt.Errorf("policy %s: %w", wp.Workload.WorkloadRef, err)
+	}
+	return np, warnings, nil
+}
+
+func (pl *Plan) kubernetesPeers(r Rule, ns string) ([]networkingv1.NetworkPolicyPeer, []string) {
+	var peers []networkingv1.NetworkPolicyPeer
+	var warnings []string
+	if r.DNSSelector != nil {
+		peers = append(peers, podPeer(r.DNSSelector.Labels, r.DNSSelector.Namespace, ns))
+	}
+	var blocks []netip.Prefix
+	for _, p := range r.Peers {
+		switch p.Kind {
+		case PeerWorkload:
+			peers = append(peers, podPeer(pl.Selectors[p.Workload], p.Workload.Namespace, ns))
+		case PeerCIDR:
+			blocks = append(blocks, p.Prefix)
+		case PeerFQDN:
+			ips := pl.NameIPs[p.FQDN]
+			if len(ips) == 0 {
+				warnings = append(warnings, fmt.Sprintf("%s on %s: no address seen for the name, and NetworkPolicy cannot match names; left out", p.FQDN, rangesText(r.Ports)))
+			}
+			for _, ip := range ips {
+				blocks = append(blocks, netip.PrefixFrom(ip, ip.BitLen()))
+			}
+		case PeerEntity:
+			b, warn := pl.entityBlocks(p.Entity, r.Ports)
+			blocks = append(blocks, b...)
+			if warn != "" {
+				warnings = append(warnings, warn)
+			}
+		}
+	}
+	for _, b := range dedupPrefixes(blocks) {
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: b.String()}})
+	}
+	return peers, warnings
+}
+
+// entityBlocks expresses a Cilium entity as address blocks.
+func (pl *Plan) entityBlocks(e Entity, ports []PortRange) ([]netip.Prefix, string) {
+	if e == EntityWorld {
+		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, ""
+	}
+	ips := pl.EntityIPs[e]
+	if len(ips) == 0 {
+		return nil, fmt.Sprintf("%s on %s: NetworkPolicy cannot select the %s entity and its addresses were not seen; use the CiliumNetworkPolicy format for it; left out", e, rangesText(ports), e)
+	}
+	blocks := make([]netip.Prefix, 0, len(ips))
+	for _, ip := range ips {
+		blocks = append(blocks, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	note := ""
+	if e != EntityKubeAPIServer {
+		note = fmt.Sprintf("%s on %s: written as ipBlocks of its observed addresses; Cilium matches node addresses in ipBlocks only with policy-cidr-match-mode=nodes", e, rangesText(ports))
+	} else {
+		note = fmt.Sprintf("%s on %s: written as ipBlocks of its observed endpoints; Cilium matches them only when the API server runs outside the cluster or with policy-cidr-match-mode=nodes", e, rangesText(ports))
+	}
+	return blocks, note
+}
+
+func podPeer(sel map[string]string, peerNS, policyNS string) networkingv1.NetworkPolicyPeer {
+	p := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: copyLabels(sel)}}
+	if peerNS != policyNS {
+		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{k8sNamespaceNameLabel: peerNS}}
+	}
+	return p
+}
+
+func kubernetesPorts(ranges []PortRange) []networkingv1.NetworkPolicyPort {
+	out := make([]networkingv1.NetworkPolicyPort, 0, len(ranges))
+	for _, r := range ranges {
+		proto := kubernetesProtocol(r.Protocol)
+		port := intstr.FromInt32(int32(r.Port))
+		np := networkingv1.NetworkPolicyPort{Protocol: &proto, Port: &port}
+		if r.End != 0 {
+			end := int32(r.End)
+			np.EndPort = &end
+		}
+		out = append(out, np)
+	}
+	return out
+}
+
+func kubernetesProtocol(p observe.Protocol) corev1.Protocol {
+	switch p {
+	case observe.ProtoUDP:
+		return corev1.ProtocolUDP
+	case observe.ProtoSCTP:
+		return corev1.ProtocolSCTP
+	}
+	return corev1.ProtocolTCP
+}
+
+func copyLabels(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func dedupPrefixes(ps []netip.Prefix) []netip.Prefix {
+	sort.Slice(ps, func(i, j int) bool {
+		if c := ps[i].Addr().Compare(ps[j].Addr()); c != 0 {
+			return c < 0
+		}
+		return ps[i].Bits() < ps[j].Bits()
+	})
+	out := ps[:0]
+	for i, p := range ps {
+		if i == 0 || p != ps[i-1] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func rangesText(rs []PortRange) string {
+	s := ""
+	for i, r := range rs {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.String()
+	}
+	return s
+}

@@ -1,0 +1,157 @@
+package synth
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// Graph is the observed traffic that synthesis turns into policy.
+type Graph struct {
+	// Workloads are the in-cluster workloads that appear as peers.
+	Workloads []Workload
+	// Edges are the observed connections, one per (from, to, protocol,
+	// port); replies must already be folded into their request.
+	Edges []Edge
+	// NameIPs are the addresses each DNS name resolved to, as seen in DNS
+	// responses; they let verification give FQDN peers real identities.
+	NameIPs map[string][]netip.Addr
+	// EntityIPs are the addresses seen for reserved entities (for example
+	// the kube-apiserver's endpoints), used for NetworkPolicy ipBlocks.
+	EntityIPs map[Entity][]netip.Addr
+	// Window describes the learning window, for the report.
+	Window Window
+}
+
+// Window is what the report says about how traffic was learned.
+type Window struct {
+	Start, End time.Time
+	Flows      uint64
+	// LostEvents counts events Hubble reported lost during learning.
+	LostEvents uint64
+	// NoDirection counts flows whose direction could not be told.
+	NoDirection uint64
+	// Notes are coverage warnings from earlier stages, said as is.
+	Notes []string
+}
+
+// WorkloadRef names a workload.
+type WorkloadRef struct {
+	Namespace string
+	Name      string
+}
+
+func (r WorkloadRef) String() string { return r.Namespace + "/" + r.Name }
+
+// Workload is a set of pods sharing stable labels.
+type Workload struct {
+	WorkloadRef
+	// Selector holds the stable pod labels (Kubernetes keys, no source
+	// prefix) that select this workload's pods and nothing else.
+	Selector map[string]string
+	// Labels are the Cilium identity labels one of its pods carried
+	// ("k8s:app=reviews"), used to give it an identity in verification.
+	Labels []string
+}
+
+// Entity is a Cilium reserved entity such as host or kube-apiserver.
+type Entity string
+
+// The entities synthesis knows how to express.
+const (
+	EntityWorld         Entity = "world"
+	EntityHost          Entity = "host"
+	EntityRemoteNode    Entity = "remote-node"
+	EntityKubeAPIServer Entity = "kube-apiserver"
+	EntityHealth        Entity = "health"
+	EntityIngress       Entity = "ingress"
+	EntityInit          Entity = "init"
+	EntityUnmanaged     Entity = "unmanaged"
+)
+
+// PeerKind says what a peer is.
+type PeerKind uint8
+
+const (
+	// PeerWorkload is a workload in the cluster.
+	PeerWorkload PeerKind = iota + 1
+	// PeerEntity is a reserved Cilium entity.
+	PeerEntity
+	// PeerFQDN is an outside address reached by a DNS name.
+	PeerFQDN
+	// PeerCIDR is an outside address seen without a name.
+	PeerCIDR
+)
+
+// Peer is one end of an edge. It is comparable, so it can key maps.
+type Peer struct {
+	Kind     PeerKind
+	Workload WorkloadRef
+	Entity   Entity
+	FQDN     string
+	Prefix   netip.Prefix
+}
+
+// WorkloadPeer, EntityPeer, FQDNPeer and CIDRPeer build peers.
+func WorkloadPeer(namespace, name string) Peer {
+	return Peer{Kind: PeerWorkload, Workload: WorkloadRef{namespace, name}}
+}
+func EntityPeer(e Entity) Peer     { return Peer{Kind: PeerEntity, Entity: e} }
+func FQDNPeer(name string) Peer    { return Peer{Kind: PeerFQDN, FQDN: name} }
+func CIDRPeer(p netip.Prefix) Peer { return Peer{Kind: PeerCIDR, Prefix: p.Masked()} }
+func AddrPeer(a netip.Addr) Peer   { return CIDRPeer(netip.PrefixFrom(a, a.BitLen())) }
+func (p Peer) IsWorkload() bool    { return p.Kind == PeerWorkload }
+func (p Peer) inNamespace(ns string) bool {
+	return p.Kind == PeerWorkload && p.Workload.Namespace == ns
+}
+
+// String names the peer for reports and sorting.
+func (p Peer) String() string {
+	switch p.Kind {
+	case PeerWorkload:
+		return p.Workload.String()
+	case PeerEntity:
+		return "entity:" + string(p.Entity)
+	case PeerFQDN:
+		return "fqdn:" + p.FQDN
+	case PeerCIDR:
+		return "cidr:" + p.Prefix.String()
+	}
+	return fmt.Sprintf("peer(%d)", p.Kind)
+}
+
+// Edge is one observed connection: From opened it to To's Port.
+type Edge struct {
+	From, To Peer
+	Protocol observe.Protocol
+	// Port is the destination port as the destination pod receives it,
+	// after Service translation.
+	Port uint16
+	// Services are the Services ("namespace/name") that fronted the port.
+	Services []string
+	Flows    uint64
+	// Dropped counts flows of this connection dropped during learning.
+	Dropped     uint64
+	First, Last time.Time
+}
+
+// PortKey is a protocol and port.
+type PortKey struct {
+	Protocol observe.Protocol
+	Port     uint16
+}
+
+func (k PortKey) String() string { return fmt.Sprintf("%d/%s", k.Port, k.Protocol) }
+
+// Key identifies the connection an edge stands for.
+func (e Edge) Key() ConnKey {
+	return ConnKey{From: e.From, To: e.To, Port: PortKey{e.Protocol, e.Port}}
+}
+
+// ConnKey identifies a connection.
+type ConnKey struct {
+	From, To Peer
+	Port     PortKey
+}

@@ -1,0 +1,373 @@
+package synth
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// Plan is the format-independent result of synthesis: which namespaces
+// get a default-deny and what each workload's policy allows.
+type Plan struct {
+	// Namespaces are the managed namespaces that get a default-deny.
+	Namespaces []string
+	Policies   []*WorkloadPolicy
+	// Skipped are edges no policy expresses, with why.
+	Skipped  []SkippedEdge
+	Warnings []string
+	// Selectors, NameIPs and EntityIPs carry what rendering needs to
+	// know about peers.
+	Selectors map[WorkloadRef]map[string]string
+	NameIPs   map[string][]netip.Addr
+	EntityIPs map[Entity][]netip.Addr
+}
+
+// WorkloadPolicy is everything one workload may send and receive.
+type WorkloadPolicy struct {
+	Workload Workload
+	Ingress  []Rule
+	Egress   []Rule
+	// Evidence are the observed edges this policy allows.
+	Evidence []Edge
+}
+
+// Rule allows every listed peer on every listed port range.
+type Rule struct {
+	// Peers share one kind.
+	Peers []Peer
+	// DNSSelector, when set, is the peer instead of Peers: the cluster's
+	// DNS server chosen by label because the flows show no labelled one.
+	DNSSelector *DNSSelector
+	Ports       []PortRange
+	// DNS marks the egress rule to the DNS server, which CiliumNetworkPolicy
+	// sends through the DNS proxy so toFQDNs can learn addresses.
+	DNS bool
+}
+
+// PortRange is a protocol and an inclusive port range; End is 0 for a
+// single port.
+type PortRange struct {
+	Protocol observe.Protocol
+	Port     uint16
+	End      uint16
+}
+
+// SkippedEdge is an observed edge no generated rule expresses.
+type SkippedEdge struct {
+	Edge   Edge
+	Reason string
+}
+
+const dnsPort = 53
+
+// Build turns a graph into a plan.
+func Build(g *Graph, opts Options) (*Plan, error) {
+	opts = opts.withDefaults()
+	b := newBuilder(g, opts)
+	if err := b.index(); err != nil {
+		return nil, err
+	}
+	b.collect()
+	plan := b.finish()
+	plan.Selectors = make(map[WorkloadRef]map[string]string, len(g.Workloads))
+	for _, w := range g.Workloads {
+		plan.Selectors[w.WorkloadRef] = w.Selector
+	}
+	plan.NameIPs, plan.EntityIPs = g.NameIPs, g.EntityIPs
+	return plan, nil
+}
+
+// builder holds the per-run state of Build.
+type builder struct {
+	g         *Graph
+	opts      Options
+	workloads map[WorkloadRef]*Workload
+	policies  map[WorkloadRef]*policyDraft
+	// dnsServers are, per resolver, the labelled workloads it queried.
+	dnsServers map[WorkloadRef]map[Peer]bool
+	resolvers  map[WorkloadRef]bool
+	plan       Plan
+}
+
+type policyDraft struct {
+	workload *Workload
+	ingress  map[Peer]map[PortKey]bool
+	egress   map[Peer]map[PortKey]bool
+	evidence []Edge
+}
+
+func newBuilder(g *Graph, opts Options) *builder {
+	return &builder{
+		g: g, opts: opts,
+		workloads:  make(map[WorkloadRef]*Workload, len(g.Workloads)),
+		policies:   make(map[WorkloadRef]*policyDraft),
+		dnsServers: make(map[WorkloadRef]map[Peer]bool),
+		resolvers:  make(map[WorkloadRef]bool),
+	}
+}
+
+func (b *builder) index() error {
+	for i := range b.g.Workloads {
+		w := &b.g.Workloads[i]
+		if w.Namespace == "" || w.Name == "" {
+			return fmt.Errorf("synth: workload %d has no namespace or name", i)
+		}
+		if _, dup := b.workloads[w.WorkloadRef]; dup {
+			return fmt.Errorf("synth: workload %s listed twice", w.WorkloadRef)
+		}
+		b.workloads[w.WorkloadRef] = w
+	}
+	for i, e := range b.g.Edges {
+		for _, p := range []Peer{e.From, e.To} {
+			if p.Kind == PeerWorkload && b.workloads[p.Workload] == nil {
+				return fmt.Errorf("synth: edge %d (%s -> %s) names unknown workload %s", i, e.From, e.To, p.Workload)
+			}
+		}
+	}
+	return nil
+}
+
+// managed returns the draft policy of a peer netpolgen writes policy for.
+func (b *builder) managed(p Peer) *policyDraft {
+	if p.Kind != PeerWorkload || !b.opts.Manages(p.Workload.Namespace) {
+		return nil
+	}
+	d := b.policies[p.Workload]
+	if d == nil {
+		d = &policyDraft{
+			workload: b.workloads[p.Workload],
+			ingress:  map[Peer]map[PortKey]bool{},
+			egress:   map[Peer]map[PortKey]bool{},
+		}
+		b.policies[p.Workload] = d
+	}
+	return d
+}
+
+func (b *builder) collect() {
+	for _, w := range b.g.Workloads {
+		b.managed(WorkloadPeer(w.Namespace, w.Name))
+	}
+	for _, e := range b.g.Edges {
+		if !e.Protocol.HasPorts() || e.Port == 0 {
+			if b.managed(e.From) != nil || b.managed(e.To) != nil {
+				b.skip(e, fmt.Sprintf("%s has no ports; netpolgen writes no ICMP or port-less rules", e.Protocol))
+			}
+			continue
+		}
+		port := PortKey{e.Protocol, e.Port}
+		src, dst := b.managed(e.From), b.managed(e.To)
+		if src != nil {
+			b.addEgress(src, e, port)
+		}
+		if dst != nil {
+			b.addIngress(dst, e, port)
+		}
+	}
+	// A workload reaching outside names resolves them even when its DNS
+	// queries were not captured.
+	for ref, d := range b.policies {
+		for p := range d.egress {
+			if p.Kind == PeerFQDN {
+				b.resolvers[ref] = true
+			}
+		}
+	}
+}
+
+func (b *builder) addEgress(d *policyDraft, e Edge, port PortKey) {
+	d.evidence = append(d.evidence, e)
+	if port.Port == dnsPort && (port.Protocol == observe.ProtoUDP || port.Protocol == observe.ProtoTCP) {
+		b.resolvers[d.workload.WorkloadRef] = true
+		if w := b.labelledWorkload(e.To); w != nil {
+			servers := b.dnsServers[d.workload.WorkloadRef]
+			if servers == nil {
+				servers = map[Peer]bool{}
+				b.dnsServers[d.workload.WorkloadRef] = servers
+			}
+			servers[e.To] = true
+			return
+		}
+		if e.To.Kind == PeerWorkload {
+			// An unlabelled workload cannot be selected: the cluster DNS
+			// selector stands in for it.
+			return
+		}
+	}
+	peer, ok := b.egressPeer(e)
+	if !ok {
+		return
+	}
+	addPort(d.egress, peer, port)
+}
+
+func (b *builder) addIngress(d *policyDraft, e Edge, port PortKey) {
+	d.evidence = append(d.evidence, e)
+	peer, ok := b.ingressPeer(e)
+	if !ok {
+		return
+	}
+	addPort(d.ingress, peer, port)
+	if port.Port == dnsPort && (port.Protocol == observe.ProtoUDP || port.Protocol == observe.ProtoTCP) {
+		// DNS falls back to TCP for large answers: a DNS server takes
+		// both from every client it answers.
+		addPort(d.ingress, peer, PortKey{observe.ProtoUDP, dnsPort})
+		addPort(d.ingress, peer, PortKey{observe.ProtoTCP, dnsPort})
+	}
+}
+
+func (b *builder) labelledWorkload(p Peer) *Workload {
+	if p.Kind != PeerWorkload {
+		return nil
+	}
+	if w := b.workloads[p.Workload]; w != nil && len(w.Selector) > 0 {
+		return w
+	}
+	return nil
+}
+
+// egressPeer maps an edge's destination to the peer a rule names.
+func (b *builder) egressPeer(e Edge) (Peer, bool) {
+	switch e.To.Kind {
+	case PeerWorkload:
+		if b.labelledWorkload(e.To) == nil {
+			b.skip(e, "the destination workload has no stable labels to select it by")
+			return Peer{}, false
+		}
+	case PeerCIDR:
+		return b.widen(e.To), true
+	}
+	return e.To, true
+}
+
+// ingressPeer maps an edge's source to the peer a rule names.
+func (b *builder) ingressPeer(e Edge) (Peer, bool) {
+	p := e.From
+	switch p.Kind {
+	case PeerWorkload:
+		if b.labelledWorkload(p) == nil {
+			b.skip(e, "the source workload has no stable labels to select it by")
+			return Peer{}, false
+		}
+		return p, true
+	case PeerFQDN:
+		// Ingress cannot match names; fall back to what the name resolved to.
+		ips := b.g.NameIPs[p.FQDN]
+		if len(ips) == 0 || b.opts.Generalize.WorldIngressEntity {
+			return EntityPeer(EntityWorld), true
+		}
+		return b.widen(AddrPeer(ips[0])), true
+	case PeerCIDR:
+		if b.opts.Generalize.WorldIngressEntity {
+			return EntityPeer(EntityWorld), true
+		}
+		return b.widen(p), true
+	}
+	return p, true
+}
+
+// widen applies the user's --generalize world prefix to an address.
+func (b *builder) widen(p Peer) Peer {
+	bits := b.opts.Generalize.WorldPrefixV4
+	if p.Prefix.Addr().Is6() {
+		bits = b.opts.Generalize.WorldPrefixV6
+	}
+	if bits == 0 || bits >= p.Prefix.Bits() {
+		return p
+	}
+	wide, err := p.Prefix.Addr().Prefix(bits)
+	if err != nil {
+		return p
+	}
+	return CIDRPeer(wide)
+}
+
+func (b *builder) skip(e Edge, reason string) {
+	b.plan.Skipped = append(b.plan.Skipped, SkippedEdge{Edge: e, Reason: reason})
+}
+
+func addPort(m map[Peer]map[PortKey]bool, p Peer, port PortKey) {
+	ports := m[p]
+	if ports == nil {
+		ports = map[PortKey]bool{}
+		m[p] = ports
+	}
+	ports[port] = true
+}
+
+func (b *builder) finish() *Plan {
+	namespaces := map[string]bool{}
+	for ref, d := range b.policies {
+		namespaces[ref.Namespace] = true
+		wp := &WorkloadPolicy{Workload: *d.workload, Evidence: d.evidence}
+		wp.Ingress = groupRules(d.ingress)
+		wp.Egress = groupRules(d.egress)
+		if b.resolvers[ref] {
+			wp.Egress = append([]Rule{b.dnsRule(ref)}, wp.Egress...)
+		}
+		sortEdges(wp.Evidence)
+		b.plan.Policies = append(b.plan.Policies, wp)
+	}
+	sort.Slice(b.plan.Policies, func(i, j int) bool {
+		return refLess(b.plan.Policies[i].Workload.WorkloadRef, b.plan.Policies[j].Workload.WorkloadRef)
+	})
+	for ns := range namespaces {
+		b.plan.Namespaces = append(b.plan.Namespaces, ns)
+	}
+	sort.Strings(b.plan.Namespaces)
+	sort.SliceStable(b.plan.Skipped, func(i, j int) bool { return edgeLess(b.plan.Skipped[i].Edge, b.plan.Skipped[j].Edge) })
+	return &b.plan
+}
+
+// dnsRule allows a resolver to reach its DNS server on 53/UDP and TCP.
+func (b *builder) dnsRule(ref WorkloadRef) Rule {
+	r := Rule{DNS: true, Ports: []PortRange{{Protocol: observe.ProtoTCP, Port: dnsPort}, {Protocol: observe.ProtoUDP, Port: dnsPort}}}
+	for p := range b.dnsServers[ref] {
+		r.Peers = append(r.Peers, p)
+	}
+	if len(r.Peers) == 0 {
+		sel := b.opts.DNS
+		r.DNSSelector = &sel
+	}
+	sortPeers(r.Peers)
+	return r
+}
+
+func refLess(a, b WorkloadRef) bool {
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
+}
+
+func sortEdges(es []Edge) {
+	sort.Slice(es, func(i, j int) bool { return edgeLess(es[i], es[j]) })
+}
+
+func edgeLess(a, b Edge) bool {
+	if x, y := peerSortKey(a.From), peerSortKey(b.From); x != y {
+		return x < y
+	}
+	if x, y := peerSortKey(a.To), peerSortKey(b.To); x != y {
+		return x < y
+	}
+	if a.Protocol != b.Protocol {
+		return a.Protocol < b.Protocol
+	}
+	return a.Port < b.Port
+}
+
+// peerSortKey orders peers by kind, then by name; CIDRs sort by address.
+func peerSortKey(p Peer) string {
+	if p.Kind == PeerCIDR {
+		a := p.Prefix.Addr().As16()
+		return fmt.Sprintf("%d|%x/%03d", p.Kind, a, p.Prefix.Bits())
+	}
+	return fmt.Sprintf("%d|%s", p.Kind, p.String())
+}
+
+func sortPeers(ps []Peer) {
+	sort.Slice(ps, func(i, j int) bool { return peerSortKey(ps[i]) < peerSortKey(ps[j]) })
+}

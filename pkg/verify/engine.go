@@ -1,0 +1,126 @@
+package verify
+
+import (
+	"fmt"
+	"log/slog"
+	"math"
+
+	"github.com/cilium/cilium/pkg/endpoint/regeneration"
+	"github.com/cilium/cilium/pkg/identity"
+	"github.com/cilium/cilium/pkg/identity/identitymanager"
+	"github.com/cilium/cilium/pkg/k8s"
+	"github.com/cilium/cilium/pkg/policy"
+	policytypes "github.com/cilium/cilium/pkg/policy/types"
+	policyutils "github.com/cilium/cilium/pkg/policy/utils"
+	testidentity "github.com/cilium/cilium/pkg/testutils/identity"
+	testpolicy "github.com/cilium/cilium/pkg/testutils/policy"
+	"github.com/cilium/cilium/pkg/u8proto"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+)
+
+// anyCluster makes parsed policies match peers of any cluster, as a
+// single-cluster agent does.
+const anyCluster = ""
+
+// engine is an offline Cilium policy repository loaded with policies and
+// the identities of one graph.
+type engine struct {
+	logger *slog.Logger
+	repo   *policy.Repository
+	idm    identitymanager.IDManager
+}
+
+func newEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*engine, error) {
+	idm := identitymanager.NewIDManager(logger)
+	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
+	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
+	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
+	for _, np := range ps.Kubernetes {
+		entries, err := k8s.ParseNetworkPolicy(logger, anyCluster, np)
+		if err != nil {
+			return nil, fmt.Errorf("NetworkPolicy %s/%s: Cilium cannot parse it: %w", np.Namespace, np.Name, err)
+		}
+		repo.MustAddPolicyEntries(entries)
+	}
+	for _, cnp := range ps.Cilium {
+		rules, err := cnp.Parse(logger, anyCluster)
+		if err != nil {
+			return nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
+		}
+		repo.MustAddPolicyEntries(policyutils.RulesToPolicyEntries(rules))
+	}
+	return &engine{logger: logger, repo: repo, idm: idm}, nil
+}
+
+// lookup is Cilium's verdict for one connection, egress at the source and
+// ingress at the destination.
+func (e *engine) lookup(from, to *identity.Identity, port observe.Protocol, dport uint16) (policytypes.LookupResult, error) {
+	proto, err := u8Proto(port)
+	if err != nil {
+		return policytypes.LookupResult{}, err
+	}
+	v, _, _, err := policy.LookupFlow(e.logger, e.repo, e.idm, policytypes.Flow{From: from, To: to, Proto: proto, Dport: dport})
+	return v, err
+}
+
+// subjectPolicy is one identity's distilled policy, for many lookups.
+type subjectPolicy struct {
+	epp *policy.EndpointPolicy
+}
+
+// distill resolves an identity's policy once, as LookupFlow does per call.
+func (e *engine) distill(id *identity.Identity) (*subjectPolicy, error) {
+	e.idm.Add(id)
+	sp, _, err := e.repo.ComputeSelectorPolicy(id)
+	if err != nil {
+		return nil, fmt.Errorf("resolve policy of identity %d: %w", id.ID, err)
+	}
+	epp := sp.DistillPolicy(e.logger, &owner{id: uint64(id.ID)}, map[string]uint16{policy.FallbackRedirectID: math.MaxUint16})
+	if err := epp.Ready(); err != nil {
+		return nil, fmt.Errorf("distil policy of identity %d: %w", id.ID, err)
+	}
+	return &subjectPolicy{epp: epp}, nil
+}
+
+func (s *subjectPolicy) allows(ingress bool, peer identity.NumericIdentity, proto observe.Protocol, port uint16) bool {
+	p, err := u8Proto(proto)
+	if err != nil {
+		return false
+	}
+	key := policy.EgressKey()
+	if ingress {
+		key = policy.IngressKey()
+	}
+	entry, _, _ := s.epp.Lookup(key.WithIdentity(peer).WithPortProto(p, port))
+	return !entry.IsDeny()
+}
+
+func (e *engine) release(s *subjectPolicy) { s.epp.Detach(e.logger) }
+
+func u8Proto(p observe.Protocol) (u8proto.U8proto, error) {
+	switch p {
+	case observe.ProtoTCP:
+		return u8proto.TCP, nil
+	case observe.ProtoUDP:
+		return u8proto.UDP, nil
+	case observe.ProtoSCTP:
+		return u8proto.SCTP, nil
+	}
+	return 0, fmt.Errorf("protocol %s has no ports to check", p)
+}
+
+// owner is the minimal endpoint DistillPolicy needs: no named ports, not
+// the host, nothing to regenerate.
+type owner struct{ id uint64 }
+
+func (o *owner) GetID() uint64                                      { return o.id }
+func (o *owner) GetIngressNamedPort(string, u8proto.U8proto) uint16 { return 0 }
+func (o *owner) PolicyDebug(string, ...any)                         {}
+func (o *owner) IsHost() bool                                       { return false }
+func (o *owner) PreviousMapStateSizes() policy.MapStateSizes        { return policy.MapStateSizes{} }
+func (o *owner) RegenerateIfAlive(*regeneration.ExternalRegenerationMetadata) <-chan bool {
+	ch := make(chan bool)
+	close(ch)
+	return ch
+}

@@ -1,0 +1,114 @@
+package verify
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
+	slim_networkingv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/api/networking/v1"
+	"sigs.k8s.io/yaml"
+)
+
+// Policies are the policy objects read from files.
+type Policies struct {
+	Kubernetes []*slim_networkingv1.NetworkPolicy
+	Cilium     []*ciliumv2.CiliumNetworkPolicy
+	// Files counts the files read.
+	Files int
+}
+
+// LoadDir reads every .yaml and .yml file under dir (except
+// kustomization.yaml) and keeps NetworkPolicy and CiliumNetworkPolicy
+// documents; other kinds are an error, so a typo is not silently ignored.
+func LoadDir(dir string) (*Policies, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() || name == "kustomization.yaml" || name == "kustomization.yml" {
+			return nil
+		}
+		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read policies: %w", err)
+	}
+	sort.Strings(paths)
+	out := &Policies{}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read policies: %w", err)
+		}
+		if err := out.add(p, data); err != nil {
+			return nil, err
+		}
+		out.Files++
+	}
+	return out, nil
+}
+
+// Add parses one YAML stream of policy documents.
+func (ps *Policies) Add(name string, data []byte) error { return ps.add(name, data) }
+
+func (ps *Policies) add(name string, data []byte) error {
+	for i, doc := range splitDocs(data) {
+		var head struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			return fmt.Errorf("%s: document %d: %w", name, i+1, err)
+		}
+		switch head.Kind {
+		case "NetworkPolicy":
+			np := &slim_networkingv1.NetworkPolicy{}
+			if err := yaml.UnmarshalStrict(doc, np); err != nil {
+				return fmt.Errorf("%s: document %d: NetworkPolicy: %w", name, i+1, err)
+			}
+			ps.Kubernetes = append(ps.Kubernetes, np)
+		case "CiliumNetworkPolicy":
+			cnp := &ciliumv2.CiliumNetworkPolicy{}
+			if err := yaml.Unmarshal(doc, cnp); err != nil {
+				return fmt.Errorf("%s: document %d: CiliumNetworkPolicy: %w", name, i+1, err)
+			}
+			ps.Cilium = append(ps.Cilium, cnp)
+		case "":
+			return fmt.Errorf("%s: document %d has no kind", name, i+1)
+		default:
+			return fmt.Errorf("%s: document %d: kind %s is not a policy netpolgen verifies", name, i+1, head.Kind)
+		}
+	}
+	return nil
+}
+
+// splitDocs splits a YAML stream at lines that start with "---".
+func splitDocs(data []byte) [][]byte {
+	var docs [][]byte
+	var cur bytes.Buffer
+	flush := func() {
+		if len(bytes.TrimSpace(cur.Bytes())) > 0 {
+			docs = append(docs, append([]byte(nil), cur.Bytes()...))
+		}
+		cur.Reset()
+	}
+	for _, line := range bytes.SplitAfter(data, []byte("\n")) {
+		if bytes.HasPrefix(line, []byte("---")) {
+			flush()
+			continue
+		}
+		cur.Write(line)
+	}
+	flush()
+	return docs
+}

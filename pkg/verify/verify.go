@@ -1,0 +1,255 @@
+package verify
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+
+	policytypes "github.com/cilium/cilium/pkg/policy/types"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/synth"
+)
+
+// Options tune verification.
+type Options struct {
+	// Subjects says which workloads the policies are meant to govern; the
+	// excess sweep looks only at them. Nil means every workload.
+	Subjects func(synth.WorkloadRef) bool
+	Logger   *slog.Logger
+}
+
+// Finding is one connection verification has something to say about.
+type Finding struct {
+	From, To synth.Peer
+	Port     synth.PortKey
+	// Side is "egress" when From's policy decides, "ingress" when To's
+	// does, "both" when both deny.
+	Side string
+}
+
+func (f Finding) String() string {
+	return fmt.Sprintf("%s -> %s %s (%s)", f.From, f.To, f.Port, f.Side)
+}
+
+// Result is what verification found.
+type Result struct {
+	// Observed counts the observed connections checked; Allowed those
+	// the policies allow.
+	Observed, Allowed int
+	// Denied are observed connections the policies deny: each one would
+	// break on enforcement.
+	Denied []Finding
+	// Inexpressible are denied observed connections whose peer the
+	// policy format cannot name (a Cilium entity in a NetworkPolicy); the
+	// report lists them with the warning the synthesis raised.
+	Inexpressible []Finding
+	// Candidates counts the never-observed (subject, peer, port)
+	// combinations the excess sweep asked about.
+	Candidates int
+	// Excess are never-observed connections the policies allow.
+	Excess []Finding
+	// ByDesign are never-observed connections allowed on purpose: DNS on
+	// TCP as well as UDP.
+	ByDesign []Finding
+	// Unchecked are observed edges without ports (ICMP), which the engine
+	// cannot look up.
+	Unchecked int
+}
+
+// OK reports whether every observed connection is allowed.
+func (r *Result) OK() bool { return len(r.Denied) == 0 }
+
+// Verify checks policies against the graph they were learned from.
+func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	subjects := opts.Subjects
+	if subjects == nil {
+		subjects = func(synth.WorkloadRef) bool { return true }
+	}
+	peers := graphPeers(g)
+	ids, err := newIdentities(g, peers)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := newEngine(logger, ids.all, ps)
+	if err != nil {
+		return nil, err
+	}
+	kubernetesOnly := len(ps.Cilium) == 0
+	res := &Result{}
+
+	observed := map[synth.ConnKey]bool{}
+	var ports []synth.PortKey
+	seenPort := map[synth.PortKey]bool{}
+	dnsServers := map[synth.Peer]bool{}
+	resolvers := map[synth.Peer]bool{}
+	for _, e := range g.Edges {
+		if !e.Protocol.HasPorts() || e.Port == 0 {
+			res.Unchecked++
+			continue
+		}
+		k := e.Key()
+		if observed[k] {
+			continue
+		}
+		observed[k] = true
+		if !seenPort[k.Port] {
+			seenPort[k.Port] = true
+			ports = append(ports, k.Port)
+		}
+		if isDNS(k.Port) {
+			dnsServers[e.To] = true
+			resolvers[e.From] = true
+		}
+		if e.To.Kind == synth.PeerFQDN {
+			resolvers[e.From] = true
+		}
+		res.Observed++
+		v, err := eng.lookup(ids.byPeer[e.From], ids.byPeer[e.To], e.Protocol, e.Port)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s -> %s %s: %w", e.From, e.To, k.Port, err)
+		}
+		if v.Allowed() {
+			res.Allowed++
+			continue
+		}
+		f := Finding{From: e.From, To: e.To, Port: k.Port, Side: side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)}
+		if kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g)) {
+			res.Inexpressible = append(res.Inexpressible, f)
+		} else {
+			res.Denied = append(res.Denied, f)
+		}
+	}
+	sort.Slice(ports, func(i, j int) bool {
+		if ports[i].Protocol != ports[j].Protocol {
+			return ports[i].Protocol < ports[j].Protocol
+		}
+		return ports[i].Port < ports[j].Port
+	})
+	// The DNS rule allows both protocols, so both are candidates.
+	for _, extra := range []synth.PortKey{{Protocol: observe.ProtoUDP, Port: 53}, {Protocol: observe.ProtoTCP, Port: 53}} {
+		if len(resolvers) > 0 && !seenPort[extra] {
+			seenPort[extra] = true
+			ports = append(ports, extra)
+		}
+	}
+	sweep := excessSweep{eng: eng, ids: ids, peers: peers, ports: ports, observed: observed, dnsServers: dnsServers, resolvers: resolvers, res: res}
+	for _, p := range peers {
+		if p.Kind != synth.PeerWorkload || !subjects(p.Workload) {
+			continue
+		}
+		if err := sweep.subject(p); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func side(egressDenied, ingressDenied bool) string {
+	switch {
+	case egressDenied && ingressDenied:
+		return "both"
+	case egressDenied:
+		return "egress"
+	}
+	return "ingress"
+}
+
+func isDNS(p synth.PortKey) bool {
+	return p.Port == 53 && (p.Protocol == observe.ProtoUDP || p.Protocol == observe.ProtoTCP)
+}
+
+// inexpressible says whether NetworkPolicy has no way to name a peer.
+func inexpressible(p synth.Peer, g *synth.Graph) bool {
+	switch p.Kind {
+	case synth.PeerEntity:
+		return p.Entity != synth.EntityWorld
+	case synth.PeerFQDN:
+		return len(g.NameIPs[p.FQDN]) == 0
+	}
+	return false
+}
+
+// graphPeers lists every peer of the graph once, workloads first, in a
+// stable order.
+func graphPeers(g *synth.Graph) []synth.Peer {
+	seen := map[synth.Peer]bool{}
+	var out []synth.Peer
+	add := func(p synth.Peer) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, w := range g.Workloads {
+		add(synth.WorkloadPeer(w.Namespace, w.Name))
+	}
+	for _, e := range g.Edges {
+		add(e.From)
+		add(e.To)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].String() < out[j].String()
+	})
+	return out
+}
+
+// excessSweep asks, for one subject, about every peer and port.
+type excessSweep struct {
+	eng        *engine
+	ids        *identities
+	peers      []synth.Peer
+	ports      []synth.PortKey
+	observed   map[synth.ConnKey]bool
+	dnsServers map[synth.Peer]bool
+	resolvers  map[synth.Peer]bool
+	res        *Result
+}
+
+func (s *excessSweep) subject(subj synth.Peer) error {
+	pol, err := s.eng.distill(s.ids.byPeer[subj])
+	if err != nil {
+		return fmt.Errorf("verify %s: %w", subj, err)
+	}
+	defer s.eng.release(pol)
+	for _, peer := range s.peers {
+		peerID := s.ids.byPeer[peer].ID
+		for _, port := range s.ports {
+			// Egress: subj -> peer, decided by subj's policy.
+			out := synth.ConnKey{From: subj, To: peer, Port: port}
+			if !s.observed[out] {
+				s.res.Candidates++
+				if pol.allows(false, peerID, port.Protocol, port.Port) {
+					s.classify(out, "egress", s.resolvers[subj] && s.dnsServers[peer])
+				}
+			}
+			// Ingress: peer -> subj, decided by subj's policy.
+			in := synth.ConnKey{From: peer, To: subj, Port: port}
+			if !s.observed[in] {
+				s.res.Candidates++
+				if pol.allows(true, peerID, port.Protocol, port.Port) {
+					s.classify(in, "ingress", s.dnsServers[subj] && s.resolvers[peer])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// classify files an allowed, never-observed connection: DNS on the other
+// protocol between a resolver and its server is allowed by design.
+func (s *excessSweep) classify(k synth.ConnKey, side string, dnsPair bool) {
+	f := Finding{From: k.From, To: k.To, Port: k.Port, Side: side}
+	if isDNS(k.Port) && dnsPair {
+		s.res.ByDesign = append(s.res.ByDesign, f)
+		return
+	}
+	s.res.Excess = append(s.res.Excess, f)
+}
