@@ -53,6 +53,8 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newVersionCommand(streams),
 		newInspectCommand(streams),
 		newGenCommand(streams),
+		newGraphCommand(streams),
+		newMergeCommand(streams),
 	)
 	return root
 }

@@ -63,7 +63,9 @@ func assemble(opts Options, peers []Peer, edges []Edge, dns []DNSRecord, ips []i
 	}
 
 	for i := range edges {
-		edges[i].From, edges[i].To = remap[edges[i].From], remap[edges[i].To]
+		e := &edges[i]
+		e.From, e.To = remap[e.From], remap[e.To]
+		e.FirstSeen, e.LastSeen = e.FirstSeen.UTC(), e.LastSeen.UTC()
 	}
 	slices.SortFunc(edges, compareEdges)
 	var outEdges []Edge

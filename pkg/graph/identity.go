@@ -19,6 +19,8 @@ type endpointInfo struct {
 	skip string
 	// byAddress: the peer is the endpoint's address (world, unidentified).
 	byAddress bool
+	// world: without an address the peer is reserved:world.
+	world bool
 	// ownerNamed: the workload's display name comes from its pod name.
 	ownerNamed bool
 	peer       int32
@@ -56,8 +58,8 @@ func (ids *identities) resolve(ep *observe.Endpoint, addr netip.Addr) (int32, st
 		return -1, info.skip
 	case info.byAddress:
 		if !addr.IsValid() {
-			if info.peer >= 0 {
-				return info.peer, ""
+			if info.world {
+				return ids.intern(Peer{Kind: KindReserved, Entity: EntityWorld, SeenAs: NoPeer}), ""
 			}
 			return -1, "no-address"
 		}
@@ -173,8 +175,7 @@ func (ids *identities) reservedInfo(in *endpointInfo, reserved []string) *endpoi
 	case "health", "init":
 		in.skip = entity
 	case EntityWorld:
-		in.byAddress = true
-		in.peer = ids.intern(Peer{Kind: KindReserved, Entity: EntityWorld, SeenAs: NoPeer})
+		in.byAddress, in.world = true, true
 	default:
 		in.peer = ids.intern(Peer{Kind: KindReserved, Entity: entity, SeenAs: NoPeer})
 	}
