@@ -154,7 +154,7 @@ func TestDirectionRulesMakeEdges(t *testing.T) {
 
 func TestGuessListener(t *testing.T) {
 	tests := []struct {
-		src, dst    uint16
+		src, dst   uint16
 		dstListens bool
 	}{
 		{40000, 53, true},
