@@ -55,6 +55,8 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newGenCommand(streams),
 		newGraphCommand(streams),
 		newMergeCommand(streams),
+		newLearnCommand(streams),
+		newVerifyCommand(streams),
 	)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 
@@ -252,4 +253,37 @@ func (s *excessSweep) classify(k synth.ConnKey, side string, dnsPair bool) {
 		return
 	}
 	s.res.Excess = append(s.res.Excess, f)
+}
+
+// Summary is the result as the synthesis report states it.
+func (r *Result) Summary() *synth.Verification {
+	lines := func(fs []Finding) []string {
+		out := make([]string, 0, len(fs))
+		for _, f := range fs {
+			out = append(out, f.String())
+		}
+		return out
+	}
+	return &synth.Verification{
+		Observed: r.Observed, Allowed: r.Allowed, Candidates: r.Candidates,
+		Denied: lines(r.Denied), Inexpressible: lines(r.Inexpressible),
+		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign),
+	}
+}
+
+// FromFiles collects generated files into policies, skipping
+// kustomizations and the report.
+func FromFiles(files []synth.File) (*Policies, error) {
+	ps := &Policies{}
+	for _, f := range files {
+		base := f.Path[strings.LastIndex(f.Path, "/")+1:]
+		if base == "kustomization.yaml" || !strings.HasSuffix(base, ".yaml") {
+			continue
+		}
+		if err := ps.Add(f.Path, f.Data); err != nil {
+			return nil, err
+		}
+		ps.Files++
+	}
+	return ps, nil
 }

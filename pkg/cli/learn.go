@@ -1,0 +1,270 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netpolgen/netpolgen/pkg/graph"
+	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/synth"
+	"github.com/netpolgen/netpolgen/pkg/verify"
+)
+
+// synthFlags are the policy options learn takes.
+type synthFlags struct {
+	format            string
+	namespaces        []string
+	excludeNamespaces []string
+	dnsSelector       string
+	generalize        []string
+}
+
+func (f *synthFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "cilium", "policy kinds to write: cilium, kubernetes or both")
+	fl.StringSliceVar(&f.namespaces, "namespace", nil, "write policies only for these namespaces (default all)")
+	fl.StringSliceVar(&f.excludeNamespaces, "exclude-namespace", nil, "never write policies for these namespaces")
+	fl.StringVar(&f.dnsSelector, "dns-selector", "kube-system/k8s-app=kube-dns", "the cluster DNS server, used when the flows show no labelled one: namespace/key=value[,key=value]")
+	fl.StringSliceVar(&f.generalize, "generalize", nil, "allow broader than observed: world-prefix=N, world-prefix6=N (widen addresses to /N), world-ingress (ingress from any outside address)")
+}
+
+func (f *synthFlags) options() (synth.Options, error) {
+	format, err := synth.ParseFormat(f.format)
+	if err != nil {
+		return synth.Options{}, err
+	}
+	dns, err := synth.ParseDNSSelector(f.dnsSelector)
+	if err != nil {
+		return synth.Options{}, err
+	}
+	gen, err := synth.ParseGeneralize(f.generalize)
+	if err != nil {
+		return synth.Options{}, err
+	}
+	return synth.Options{Format: format, Namespaces: f.namespaces, ExcludeNamespaces: f.excludeNamespaces, DNS: dns, Generalize: gen}, nil
+}
+
+func newLearnCommand(streams Streams) *cobra.Command {
+	var (
+		gflags    graphFlags
+		sflags    synthFlags
+		fromFiles []string
+		server    string
+		duration  time.Duration
+		every     time.Duration
+		state     string
+		out       string
+	)
+	cmd := &cobra.Command{
+		Use:   "learn --out DIR (--from-file FILE... | --server ADDR --duration D)",
+		Short: "Learn least-privilege policies from flows, verify them, and write them for review",
+		Long: `Learn which workloads talk to each other, from captures or a live Hubble
+server, and write a default-deny per namespace plus one policy per workload
+allowing exactly what was observed, as CiliumNetworkPolicy, NetworkPolicy or
+both. The result is verified through Cilium's own policy engine before it
+is written; REPORT.md in the output directory is meant to be pasted as a
+pull-request body. The exit status is 1 when an observed connection would
+be denied.
+
+With --state, the learned graph is saved there (every --checkpoint, and at
+the end) and loaded again on the next run, so learning can resume.
+
+See docs/synth.md for the rules and the --generalize options.`,
+		Example: `  netpolgen learn --from-file examples/shop-flows.json.gz --out policies/
+  netpolgen learn --server localhost:4245 --duration 24h --state learn.graph.json --out policies/
+  netpolgen learn --from-file flows.json --format both --exclude-namespace kube-system --out policies/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return errors.New("--out DIR is required")
+			}
+			if len(fromFiles) > 0 && server != "" {
+				return errors.New("use --from-file or --server, not both")
+			}
+			sopts, err := sflags.options()
+			if err != nil {
+				return err
+			}
+			gopts, err := gflags.options()
+			if err != nil {
+				return err
+			}
+			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, server: server, duration: duration, every: every, state: state, strict: gflags.strict})
+			if err != nil {
+				return err
+			}
+			res, err := synthesize(g, sopts, out)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(streams.Out, "wrote %d policies in %d namespaces to %s (REPORT.md)\n", res.policies, res.namespaces, out)
+			writeVerifySummary(streams.Out, res.verify)
+			if !res.verify.OK() {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed connections would be denied; see %s", len(res.verify.Denied), filepath.Join(out, "REPORT.md"))}
+			}
+			return nil
+		},
+	}
+	gflags.register(cmd)
+	sflags.register(cmd)
+	fl := cmd.Flags()
+	fl.StringArrayVar(&fromFiles, "from-file", nil, "learn from this capture (repeatable; - for standard input)")
+	fl.StringVar(&server, "server", "", "learn from this Hubble server or Relay (host:port)")
+	fl.DurationVar(&duration, "duration", 0, "with --server: how long to learn (e.g. 24h; 0 until interrupted)")
+	fl.DurationVar(&every, "checkpoint", 5*time.Minute, "with --server and --state: how often to save the state")
+	fl.StringVar(&state, "state", "", "load the learned graph from this file if it exists, and save it there")
+	fl.StringVar(&out, "out", "", "directory to write policies and REPORT.md to")
+	return cmd
+}
+
+type learnSource struct {
+	files    []string
+	server   string
+	duration time.Duration
+	every    time.Duration
+	state    string
+	strict   bool
+}
+
+// learnGraph reads flows into a graph, merged with the saved state, and
+// saves the state after each checkpoint.
+func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls learnSource) (*graph.Graph, error) {
+	var acc *graph.Graph
+	if ls.state != "" {
+		if _, err := os.Stat(ls.state); err == nil {
+			if acc, err = graph.LoadFile(ls.state); err != nil {
+				return nil, fmt.Errorf("resume from --state: %w", err)
+			}
+		}
+	}
+	if len(ls.files) == 0 && ls.server == "" {
+		if acc == nil {
+			return nil, errors.New("nothing to learn from: give --from-file, --server or an existing --state")
+		}
+		return acc, nil
+	}
+	merge := func(seg *graph.Graph) error {
+		if acc == nil {
+			acc = seg
+		} else {
+			m, err := graph.Merge(acc, seg)
+			if err != nil {
+				return fmt.Errorf("merge with --state: %w", err)
+			}
+			acc = m
+		}
+		if ls.state != "" {
+			return graph.SaveFile(ls.state, acc)
+		}
+		return nil
+	}
+	if len(ls.files) > 0 {
+		src := observe.NewFileSource(ls.files, observe.FileOptions{Strict: ls.strict, Stdin: streams.In})
+		defer src.Close()
+		seg, err := graph.Build(ctx, src, opts)
+		if err != nil {
+			return nil, err
+		}
+		return acc, merge(seg)
+	}
+	return acc, learnLive(ctx, opts, ls, merge)
+}
+
+// learnLive follows a Hubble server for the duration, cutting the stream
+// into checkpoint segments that are merged and saved one by one.
+func learnLive(ctx context.Context, opts graph.Options, ls learnSource, merge func(*graph.Graph) error) error {
+	if ls.duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, ls.duration)
+		defer cancel()
+	}
+	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: ls.server, Follow: true})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	every := ls.every
+	if every <= 0 || ls.state == "" {
+		every = 1<<63 - 1
+	}
+	for {
+		b := graph.NewBuilder(opts)
+		deadline := time.Now().Add(every)
+		stop := false
+		for time.Now().Before(deadline) {
+			rec, err := src.Next(ctx)
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				stop = true
+				break
+			}
+			if err != nil {
+				return err
+			}
+			switch rec.Kind {
+			case observe.KindFlow:
+				b.Add(&rec.Flow)
+			case observe.KindLostEvents:
+				b.AddLost(&rec.Lost)
+			}
+		}
+		if err := merge(b.Finish()); err != nil {
+			return err
+		}
+		if stop {
+			return nil
+		}
+	}
+}
+
+type synthResult struct {
+	policies, namespaces int
+	verify               *verify.Result
+}
+
+// synthesize writes policies, verifies them and writes the report.
+func synthesize(g *graph.Graph, opts synth.Options, out string) (*synthResult, error) {
+	sg := synth.FromGraph(g)
+	plan, err := synth.Build(sg, opts)
+	if err != nil {
+		return nil, err
+	}
+	files, warnings, err := plan.Files(opts.Format)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := verify.FromFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	res, err := verify.Verify(sg, ps, verify.Options{Subjects: func(r synth.WorkloadRef) bool { return opts.Manages(r.Namespace) }})
+	if err != nil {
+		return nil, err
+	}
+	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary()})
+	files = append(files, synth.File{Path: "REPORT.md", Data: report})
+	if err := synth.WriteFiles(out, files); err != nil {
+		return nil, err
+	}
+	return &synthResult{policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res}, nil
+}
+
+func writeVerifySummary(w io.Writer, r *verify.Result) {
+	fmt.Fprintf(w, "verify: %d of %d observed connections allowed; excess %d of %d never-observed combinations (%d by design)\n",
+		r.Allowed, r.Observed, len(r.Excess), r.Candidates, len(r.ByDesign))
+	for _, f := range r.Denied {
+		fmt.Fprintf(w, "  DENIED %s\n", f)
+	}
+	for _, f := range r.Inexpressible {
+		fmt.Fprintf(w, "  not expressible in NetworkPolicy: %s\n", f)
+	}
+	for _, f := range r.Excess {
+		fmt.Fprintf(w, "  EXCESS %s\n", f)
+	}
+}

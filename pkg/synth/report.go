@@ -1,0 +1,280 @@
+package synth
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Verification is the outcome of verify, as the report states it.
+type Verification struct {
+	Observed, Allowed int
+	Candidates        int
+	Denied            []string
+	Inexpressible     []string
+	Excess            []string
+	ByDesign          []string
+}
+
+// ReportInput is everything REPORT.md is written from.
+type ReportInput struct {
+	Graph    *Graph
+	Plan     *Plan
+	Format   Format
+	Warnings []string
+	// Verify is nil when verification did not run.
+	Verify *Verification
+}
+
+// Report writes REPORT.md, meant to be pasted as a pull-request body.
+func Report(in ReportInput) []byte {
+	var b bytes.Buffer
+	g, pl := in.Graph, in.Plan
+	rules, conns := 0, 0
+	for _, wp := range pl.Policies {
+		rules += len(wp.Ingress) + len(wp.Egress)
+		conns += len(wp.Evidence)
+	}
+	fmt.Fprintf(&b, "# netpolgen: least-privilege network policy\n\n")
+	fmt.Fprintf(&b, "| | |\n|---|---|\n")
+	fmt.Fprintf(&b, "| Format | %s |\n", in.Format)
+	fmt.Fprintf(&b, "| Namespaces | %d (%s) |\n", len(pl.Namespaces), strings.Join(pl.Namespaces, ", "))
+	fmt.Fprintf(&b, "| Workload policies | %d, with %d rules |\n", len(pl.Policies), rules)
+	fmt.Fprintf(&b, "| Observed connections | %d |\n", len(g.Edges))
+	fmt.Fprintf(&b, "| Flows | %d |\n", g.Window.Flows)
+	if !g.Window.Start.IsZero() {
+		fmt.Fprintf(&b, "| Learning window | %s .. %s (%s) |\n", g.Window.Start.UTC().Format(time.RFC3339), g.Window.End.UTC().Format(time.RFC3339), g.Window.End.Sub(g.Window.Start).Round(time.Second))
+	}
+	writeVerification(&b, in.Verify)
+	writeConvergence(&b, g)
+	writeWarnings(&b, in)
+	writeServiceMap(&b, g)
+	writeEvidence(&b, pl)
+	return b.Bytes()
+}
+
+func writeVerification(b *bytes.Buffer, v *Verification) {
+	b.WriteString("\n## Verification\n\n")
+	if v == nil {
+		b.WriteString("Not run.\n")
+		return
+	}
+	verdict := "PASS: every observed connection is allowed"
+	if len(v.Denied) > 0 {
+		verdict = fmt.Sprintf("FAIL: %d observed connections are denied", len(v.Denied))
+	}
+	fmt.Fprintf(b, "Checked with Cilium's own policy engine (`pkg/policy.LookupFlow`).\n\n**%s.**\n\n", verdict)
+	fmt.Fprintf(b, "- Observed connections allowed: %d of %d\n", v.Allowed, v.Observed)
+	fmt.Fprintf(b, "- Never-observed connections between the same identities and ports checked: %d; allowed (excess): %d\n", v.Candidates, len(v.Excess))
+	fmt.Fprintf(b, "- Allowed by design (DNS over both UDP and TCP): %d\n", len(v.ByDesign))
+	list := func(title string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		fmt.Fprintf(b, "\n%s:\n\n", title)
+		for _, s := range items {
+			fmt.Fprintf(b, "- `%s`\n", s)
+		}
+	}
+	list("Denied observed connections", v.Denied)
+	list("Observed connections the NetworkPolicy format cannot express (see warnings)", v.Inexpressible)
+	list("Excess", v.Excess)
+}
+
+// writeConvergence says how many new connections each hour brought and
+// whether discovery has stopped.
+func writeConvergence(b *bytes.Buffer, g *Graph) {
+	b.WriteString("\n## Learning convergence\n\n")
+	w := g.Window
+	if len(g.Edges) == 0 || w.Start.IsZero() {
+		b.WriteString("No connections were observed.\n")
+		return
+	}
+	firsts := make([]time.Time, 0, len(g.Edges))
+	for _, e := range g.Edges {
+		firsts = append(firsts, e.First)
+	}
+	sort.Slice(firsts, func(i, j int) bool { return firsts[i].Before(firsts[j]) })
+	span := w.End.Sub(w.Start)
+	hours := int(span/time.Hour) + 1
+	perHour := make([]int, hours)
+	for _, t := range firsts {
+		perHour[int(t.Sub(w.Start)/time.Hour)]++
+	}
+	b.WriteString("| Hour | New connections |\n|---|---|\n")
+	for i, n := range perHour {
+		fmt.Fprintf(b, "| %d | %d |\n", i+1, n)
+	}
+	since := w.End.Sub(firsts[len(firsts)-1]).Round(time.Second)
+	fmt.Fprintf(b, "\nLast new connection: %s before the end of the window.\n\n", since)
+	fmt.Fprintf(b, "Verdict: **%s**\n", convergenceVerdict(span, since))
+}
+
+// convergenceVerdict is plain words for the reviewer: a window shorter
+// than a day, or new connections in its last quarter, is not enough.
+func convergenceVerdict(span, quiet time.Duration) string {
+	switch {
+	case quiet < span/4:
+		return "still discovering: keep learning"
+	case span < 24*time.Hour:
+		return "quiet lately, but the window is shorter than a day: daily and weekly jobs may be missing"
+	}
+	return "converged: no new connection in the last quarter of the window"
+}
+
+func writeWarnings(b *bytes.Buffer, in ReportInput) {
+	var ws []string
+	g, pl := in.Graph, in.Plan
+	if g.Window.LostEvents > 0 {
+		ws = append(ws, fmt.Sprintf("Hubble lost %d events during learning: connections may be missing.", g.Window.LostEvents))
+	}
+	if g.Window.NoDirection > 0 {
+		ws = append(ws, fmt.Sprintf("%d flows had no direction (no is_reply and no handshake seen).", g.Window.NoDirection))
+	}
+	ws = append(ws, g.Window.Notes...)
+	for _, ns := range pl.Namespaces {
+		if ns == "default" {
+			ws = append(ws, "Workloads run in the `default` namespace: give them a namespace of their own.")
+		}
+	}
+	for _, wp := range pl.Policies {
+		for _, e := range wp.Evidence {
+			ref := wp.Workload.WorkloadRef
+			switch {
+			case e.From == WorkloadPeer(ref.Namespace, ref.Name) && e.To == EntityPeer(EntityKubeAPIServer):
+				ws = append(ws, fmt.Sprintf("%s reaches the kube-apiserver on %s.", ref, e.Key().Port))
+			case e.To == WorkloadPeer(ref.Namespace, ref.Name) && isWorld(e.From):
+				ws = append(ws, fmt.Sprintf("%s takes ingress from outside the cluster (%s) on %s.", ref, e.From, e.Key().Port))
+			}
+			if e.Dropped > 0 && e.From != e.To {
+				ws = append(ws, fmt.Sprintf("%s -> %s %s: %d flows were dropped during learning.", e.From, e.To, e.Key().Port, e.Dropped))
+			}
+		}
+	}
+	for _, s := range pl.Skipped {
+		ws = append(ws, fmt.Sprintf("%s -> %s %s: not in policy: %s.", s.Edge.From, s.Edge.To, s.Edge.Key().Port, s.Reason))
+	}
+	ws = append(ws, in.Warnings...)
+	b.WriteString("\n## Warnings\n\n")
+	if len(ws) == 0 {
+		b.WriteString("None.\n")
+		return
+	}
+	ws = dedup(ws)
+	for _, w := range ws {
+		fmt.Fprintf(b, "- %s\n", w)
+	}
+}
+
+func isWorld(p Peer) bool {
+	return p.Kind == PeerCIDR || p.Kind == PeerFQDN || (p.Kind == PeerEntity && p.Entity == EntityWorld)
+}
+
+func dedup(ss []string) []string {
+	seen := map[string]bool{}
+	out := ss[:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// writeServiceMap draws the observed connections as a Mermaid flowchart,
+// which GitHub renders in a pull request.
+func writeServiceMap(b *bytes.Buffer, g *Graph) {
+	b.WriteString("\n## Service map\n\n```mermaid\nflowchart LR\n")
+	ids := map[Peer]string{}
+	var peers []Peer
+	for _, e := range g.Edges {
+		for _, p := range []Peer{e.From, e.To} {
+			if _, ok := ids[p]; !ok {
+				ids[p] = ""
+				peers = append(peers, p)
+			}
+		}
+	}
+	sortPeers(peers)
+	byNS := map[string][]Peer{}
+	var namespaces []string
+	for i, p := range peers {
+		ids[p] = fmt.Sprintf("n%d", i)
+		ns := ""
+		if p.Kind == PeerWorkload {
+			ns = p.Workload.Namespace
+		}
+		if _, ok := byNS[ns]; !ok {
+			namespaces = append(namespaces, ns)
+		}
+		byNS[ns] = append(byNS[ns], p)
+	}
+	sort.Strings(namespaces)
+	for _, ns := range namespaces {
+		indent := "  "
+		if ns != "" {
+			fmt.Fprintf(b, "  subgraph %s\n", mermaidID(ns))
+			indent = "    "
+		}
+		for _, p := range byNS[ns] {
+			label := p.String()
+			if p.Kind == PeerWorkload {
+				label = p.Workload.Name
+			}
+			fmt.Fprintf(b, "%s%s[\"%s\"]\n", indent, ids[p], strings.ReplaceAll(label, "\"", "'"))
+		}
+		if ns != "" {
+			b.WriteString("  end\n")
+		}
+	}
+	type arrow struct{ from, to string }
+	labels := map[arrow][]string{}
+	var arrows []arrow
+	for _, e := range g.Edges {
+		a := arrow{ids[e.From], ids[e.To]}
+		if _, ok := labels[a]; !ok {
+			arrows = append(arrows, a)
+		}
+		labels[a] = append(labels[a], e.Key().Port.String())
+	}
+	for _, a := range arrows {
+		fmt.Fprintf(b, "  %s -->|%s| %s\n", a.from, strings.Join(labels[a], ", "), a.to)
+	}
+	b.WriteString("```\n")
+}
+
+func mermaidID(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '.' || r == ' ' {
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// writeEvidence lists, per policy, the observed connections it allows.
+func writeEvidence(b *bytes.Buffer, pl *Plan) {
+	b.WriteString("\n## Evidence per policy\n")
+	for _, wp := range pl.Policies {
+		fmt.Fprintf(b, "\n### %s/%s\n\n", wp.Workload.Namespace, policyFileName(wp.Workload.Name))
+		if len(wp.Evidence) == 0 {
+			b.WriteString("No traffic observed: the policy allows nothing.\n")
+			continue
+		}
+		b.WriteString("| From | To | Port | Service | Flows | First seen | Last seen |\n|---|---|---|---|---|---|---|\n")
+		for _, e := range wp.Evidence {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %d | %s | %s |\n", e.From, e.To, e.Key().Port,
+				strings.Join(e.Services, ", "), e.Flows, stamp(e.First), stamp(e.Last))
+		}
+	}
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
