@@ -118,3 +118,10 @@ func snapshotBytes(t testing.TB, g *Graph) []byte {
 	}
 	return buf.Bytes()
 }
+
+// toServerSYN opens a connection from frontend to cart:8080.
+func toServerSYN(port uint16) flowSpec {
+	s := toServer(port, observe.ProtoTCP)
+	s.flags = observe.FlagSYN
+	return s
+}

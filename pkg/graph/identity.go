@@ -238,6 +238,9 @@ func (ids *identities) aggregate(addr netip.Addr) netip.Prefix {
 func (ids *identities) intern(p Peer) int32 {
 	key := p.Key()
 	if id, ok := ids.peerIndex[key]; ok {
+		// Label sets that differ only in dropped labels meet here; keep
+		// what does not depend on which came first.
+		ids.peers[id] = mergePeer(ids.peers[id], p, ids.opts.MaxL7)
 		return id
 	}
 	id := int32(len(ids.peers))
