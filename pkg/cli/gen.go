@@ -20,6 +20,7 @@ func newGenCommand(streams Streams) *cobra.Command {
 		out       string
 		truthPath string
 		scenario  string
+		large     = flowgen.DefaultLargeConfig(10, 1000)
 	)
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -30,10 +31,12 @@ cluster, and optionally the ground truth of the connections it holds.
 The same seed and flags always give the same bytes.`,
 		Example: `  netpolgen gen --seed 1 --duration 30m --out flows.json --truth truth.json
   netpolgen gen --duration 24h --out flows.json.gz
-  netpolgen gen --duration 0 --flows 1000000 --out 1m.json`,
+  netpolgen gen --duration 0 --flows 1000000 --out 1m.json
+  netpolgen gen --scenario large --namespaces 100 --workloads 10000 --duration 1h --out big.json.gz`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			s, err := scenarioByName(scenario)
+			large.Seed = opts.Seed
+			s, err := scenarioByName(scenario, large)
 			if err != nil {
 				return err
 			}
@@ -91,14 +94,23 @@ The same seed and flags always give the same bytes.`,
 	f.BoolVar(&opts.Camel, "camel", false, "write lowerCamel JSON keys instead of Hubble's snake_case")
 	f.StringVarP(&out, "out", "o", "-", "capture file to write (\"-\" for stdout; .gz compresses)")
 	f.StringVar(&truthPath, "truth", "", "also write the ground-truth connections as JSON to this file")
-	f.StringVar(&scenario, "scenario", "shop", "scenario to generate: shop")
+	f.StringVar(&scenario, "scenario", "shop", "scenario to generate: shop (the bundled example) or large")
+	f.IntVar(&large.Namespaces, "namespaces", large.Namespaces, "large: number of namespaces")
+	f.IntVar(&large.Workloads, "workloads", large.Workloads, "large: number of workloads")
+	f.IntVar(&large.Nodes, "nodes", 0, "large: number of nodes (default one per 50 workloads, at least 3)")
+	f.Float64Var(&large.MeanFanOut, "fan-out", large.MeanFanOut, "large: mean number of services each workload calls (power-law distributed)")
 	return cmd
 }
 
-func scenarioByName(name string) (*flowgen.Scenario, error) {
+func scenarioByName(name string, large flowgen.LargeConfig) (*flowgen.Scenario, error) {
 	switch name {
 	case "shop":
 		return flowgen.Shop(), nil
+	case "large":
+		if large.Nodes == 0 {
+			large.Nodes = flowgen.DefaultLargeConfig(large.Namespaces, large.Workloads).Nodes
+		}
+		return flowgen.Large(large)
 	}
-	return nil, fmt.Errorf("unknown scenario %q: use shop", name)
+	return nil, fmt.Errorf("unknown scenario %q: use shop or large", name)
 }

@@ -115,6 +115,9 @@ func (g *gen) makePods() {
 			}
 			name := g.podName(w, r, hashes[release])
 			node := (wi + r) % len(g.s.Nodes)
+			for hostPart[node] >= maxPodsPerNode {
+				node = (node + 1) % len(g.s.Nodes)
+			}
 			hostPart[node]++
 			labels := podLabels(w, release, hashes[release], name, r)
 			key := strings.Join(labels, ",")
@@ -129,7 +132,7 @@ func (g *gen) makePods() {
 			}
 			usedIDs[epID] = true
 			g.pods[wi] = append(g.pods[wi], pod{
-				ip:   netip.AddrFrom4([4]byte{10, 244, byte(node), byte(hostPart[node] + 1)}),
+				ip:   podIP(node, hostPart[node]),
 				node: node,
 				ep: observe.Endpoint{
 					ID: epID, Identity: id, Namespace: w.Namespace, PodName: name, Labels: labels,
@@ -138,6 +141,15 @@ func (g *gen) makePods() {
 			})
 		}
 	}
+}
+
+// maxPodsPerNode is what one node's /24 pod CIDR holds.
+const maxPodsPerNode = 253
+
+// podIP gives node n the pod CIDR 10.(244+n/256).(n%256).0/24, as kind
+// and kubeadm hand out /24s from 10.244.0.0/16 and up.
+func podIP(node, k int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(244 + node/256), byte(node % 256), byte(k + 1)})
 }
 
 func (g *gen) podName(w Workload, replica int, hash string) string {

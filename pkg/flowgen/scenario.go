@@ -104,8 +104,15 @@ func (w Workload) serviceAccount() string {
 // Validate checks that every call names existing workloads and sensible
 // ports, so a scenario mistake fails loudly instead of writing odd flows.
 func (s *Scenario) Validate() error {
-	if len(s.Nodes) == 0 {
-		return fmt.Errorf("scenario %q: no nodes", s.Name)
+	if len(s.Nodes) == 0 || len(s.Nodes) > 11*256 {
+		return fmt.Errorf("scenario %q: %d nodes, want 1 to %d", s.Name, len(s.Nodes), 11*256)
+	}
+	pods := 0
+	for _, w := range s.Workloads {
+		pods += w.Replicas
+	}
+	if pods > len(s.Nodes)*maxPodsPerNode {
+		return fmt.Errorf("scenario %q: %d pods do not fit on %d nodes of %d pods", s.Name, pods, len(s.Nodes), maxPodsPerNode)
 	}
 	for i, w := range s.Workloads {
 		if w.Namespace == "" || w.Name == "" || w.Replicas < 1 || len(w.Labels) == 0 {
