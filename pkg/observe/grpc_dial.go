@@ -103,6 +103,7 @@ func (o *GRPCOptions) dialOptions() ([]grpc.DialOption, error) {
 		}),
 		grpc.WithInitialWindowSize(1 << 20),
 		grpc.WithInitialConnWindowSize(1 << 20),
+		grpc.WithReadBufferSize(256 << 10),
 	}
 	return append(opts, o.DialOptions...), nil
 }

@@ -33,9 +33,9 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/replay"
 )
 
-// groupedCapture writes n flows where every three share a timestamp, so a
+// groupedGRPCCapture writes n flows where every three share a timestamp, so a
 // stream broken anywhere leaves delivered flows at the resume time.
-func groupedCapture(t *testing.T, n int) (string, []*observerpb.GetFlowsResponse) {
+func groupedGRPCCapture(t *testing.T, n int) (string, []*observerpb.GetFlowsResponse) {
 	t.Helper()
 	t0 := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
 	var resps []*observerpb.GetFlowsResponse
@@ -52,10 +52,10 @@ func groupedCapture(t *testing.T, n int) (string, []*observerpb.GetFlowsResponse
 			}},
 		})
 	}
-	return writeResponses(t, resps), resps
+	return writeGRPCResponses(t, resps), resps
 }
 
-func writeResponses(t *testing.T, resps []*observerpb.GetFlowsResponse) string {
+func writeGRPCResponses(t *testing.T, resps []*observerpb.GetFlowsResponse) string {
 	t.Helper()
 	var b strings.Builder
 	for _, r := range resps {
@@ -98,8 +98,8 @@ func serveReplay(t *testing.T, path, addr string, opts replay.Options, serverOpt
 	return g, lis.Addr().String()
 }
 
-// key identifies a flow of the test captures uniquely.
-func key(f *observe.Flow) string {
+// flowKey identifies a flow of the test captures uniquely.
+func flowKey(f *observe.Flow) string {
 	return fmt.Sprintf("%d/%s/%d", f.Time.UnixNano(), f.Source.Namespace, f.L4.SrcPort)
 }
 
@@ -122,7 +122,7 @@ func readGRPC(t *testing.T, src observe.Source) []observe.Flow {
 	}
 }
 
-func fastOptions(addr string) observe.GRPCOptions {
+func fastGRPCOptions(addr string) observe.GRPCOptions {
 	return observe.GRPCOptions{
 		Server: addr, DialTimeout: 2 * time.Second,
 		Backoff: observe.Backoff{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond},
@@ -130,7 +130,7 @@ func fastOptions(addr string) observe.GRPCOptions {
 }
 
 func TestGRPCSourceMatchesCapture(t *testing.T) {
-	path, resps := groupedCapture(t, 300)
+	path, resps := groupedGRPCCapture(t, 300)
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	tests := []struct {
 		name   string
@@ -156,7 +156,7 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := fastOptions(addr)
+			opts := fastGRPCOptions(addr)
 			tt.adjust(&opts)
 			src, err := observe.NewGRPCSource(context.Background(), opts)
 			if err != nil {
@@ -174,8 +174,8 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 				t.Fatalf("got %d flows, want %d", len(got), len(want))
 			}
 			for i := range want {
-				if key(&got[i]) != key(&want[i]) {
-					t.Fatalf("flow %d is %s, want %s", i, key(&got[i]), key(&want[i]))
+				if flowKey(&got[i]) != flowKey(&want[i]) {
+					t.Fatalf("flow %d is %s, want %s", i, flowKey(&got[i]), flowKey(&want[i]))
 				}
 			}
 			if st := src.Stats(); st.Flows != uint64(len(want)) {
@@ -189,11 +189,11 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 // and restarts it on the same port: every flow must arrive exactly once.
 func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	const n = 900
-	path, resps := groupedCapture(t, n)
+	path, resps := groupedGRPCCapture(t, n)
 	opts := replay.Options{Rate: 3000}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
-	gopts := fastOptions(addr)
+	gopts := fastGRPCOptions(addr)
 	gopts.Follow = true
 	gopts.Since = resps[0].GetTime().AsTime()
 	src, err := observe.NewGRPCSource(context.Background(), gopts)
@@ -244,12 +244,12 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for i := range got {
-		seen[key(&got[i])]++
+		seen[flowKey(&got[i])]++
 	}
 	for _, r := range resps {
 		f := observe.FromProto(r.GetFlow())
-		if c := seen[key(&f)]; c != 1 {
-			t.Errorf("flow %s arrived %d times, want exactly once", key(&f), c)
+		if c := seen[flowKey(&f)]; c != 1 {
+			t.Errorf("flow %s arrived %d times, want exactly once", flowKey(&f), c)
 		}
 	}
 	live := src.Live()
@@ -267,7 +267,7 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 }
 
 func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
-	_, resps := groupedCapture(t, 4)
+	_, resps := groupedGRPCCapture(t, 4)
 	t1 := resps[1].GetTime()
 	resps = append(resps[:2], append([]*observerpb.GetFlowsResponse{
 		{Time: t1, NodeName: "node-1", ResponseTypes: &observerpb.GetFlowsResponse_LostEvents{LostEvents: &flowpb.LostEvent{
@@ -277,10 +277,10 @@ func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 			StateChange: relaypb.NodeState_NODE_UNAVAILABLE, NodeNames: []string{"node-2"}, Message: "dial timeout",
 		}}},
 	}, resps[2:]...)...)
-	path := writeResponses(t, resps)
+	path := writeGRPCResponses(t, resps)
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	var notices []observe.NodeStatus
-	opts := fastOptions(addr)
+	opts := fastGRPCOptions(addr)
 	opts.OnNodeStatus = func(n observe.NodeStatus) { notices = append(notices, n) }
 	src, err := observe.NewGRPCSource(context.Background(), opts)
 	if err != nil {
@@ -314,7 +314,7 @@ func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 }
 
 func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
-	path, _ := groupedCapture(t, 3)
+	path, _ := groupedGRPCCapture(t, 3)
 	_, plainAddr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	certFile, keyFile := selfSignedCert(t)
 	serverCert, err := tls.LoadX509KeyPair(certFile, keyFile)
@@ -347,7 +347,7 @@ func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := fastOptions(tt.addr)
+			opts := fastGRPCOptions(tt.addr)
 			opts.DialTimeout = 300 * time.Millisecond
 			opts.TLS = tt.tls
 			src, err := observe.NewGRPCSource(context.Background(), opts)

@@ -20,6 +20,7 @@ import (
 type WireDecoder struct {
 	strings   interner
 	endpoints map[string]Endpoint
+	addrs     map[string]netip.Addr
 	// Node is the last node status notice decoded (Kind KindNodeStatus).
 	Node NodeStatus
 }
@@ -35,7 +36,11 @@ type NodeStatus struct {
 
 // NewWireDecoder returns a WireDecoder with empty caches.
 func NewWireDecoder() *WireDecoder {
-	return &WireDecoder{strings: newInterner(cacheLimit), endpoints: make(map[string]Endpoint)}
+	return &WireDecoder{
+		strings:   newInterner(cacheLimit),
+		endpoints: make(map[string]Endpoint),
+		addrs:     make(map[string]netip.Addr),
+	}
 }
 
 // GetFlowsResponse field numbers (api/v1/observer/observer.proto).
@@ -56,47 +61,76 @@ type wireField struct {
 	b   []byte
 }
 
-// eachField calls fn for every field of a message, in wire order.
-func eachField(data []byte, fn func(f *wireField)) error {
-	var f wireField
-	for len(data) > 0 {
-		num, typ, n := protowire.ConsumeTag(data)
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		data = data[n:]
-		f = wireField{num: num, typ: typ}
-		switch typ {
-		case protowire.VarintType:
-			f.v, n = protowire.ConsumeVarint(data)
-		case protowire.Fixed32Type:
-			var v uint32
-			v, n = protowire.ConsumeFixed32(data)
-			f.v = uint64(v)
-		case protowire.Fixed64Type:
-			f.v, n = protowire.ConsumeFixed64(data)
-		case protowire.BytesType:
-			f.b, n = protowire.ConsumeBytes(data)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, data)
-		}
-		if n < 0 {
-			return protowire.ParseError(n)
-		}
-		data = data[n:]
-		fn(&f)
-	}
-	return nil
+// varint reports whether the field is the varint field num.
+func (f *wireField) varint(num protowire.Number) bool {
+	return f.num == num && f.typ == protowire.VarintType
 }
 
-// nestedErr carries the first error met in a nested message out of the
-// eachField callbacks.
-type nestedErr struct{ err error }
+// bytes reports whether the field is the length-delimited field num.
+func (f *wireField) bytes(num protowire.Number) bool {
+	return f.num == num && f.typ == protowire.BytesType
+}
 
-func (e *nestedErr) set(err error) {
-	if err != nil && e.err == nil {
-		e.err = err
+// wireReader walks the fields of one message. A loop over next ends at
+// the end of the message or at the first malformed field, kept in err.
+type wireReader struct {
+	b   []byte
+	err error
+}
+
+func (r *wireReader) next(f *wireField) bool {
+	b := r.b
+	if len(b) == 0 || r.err != nil {
+		return false
 	}
+	// Fast path for the common case of a one-byte tag (field numbers up to
+	// 15) and a one-byte varint or length; field number 0 is left to the
+	// general path, which rejects it.
+	if len(b) >= 2 && b[0] >= 8 && b[0] < 0x80 && b[1] < 0x80 {
+		switch typ := protowire.Type(b[0] & 7); typ {
+		case protowire.VarintType:
+			*f = wireField{num: protowire.Number(b[0] >> 3), typ: typ, v: uint64(b[1])}
+			r.b = b[2:]
+			return true
+		case protowire.BytesType:
+			if n := int(b[1]); len(b) >= 2+n {
+				*f = wireField{num: protowire.Number(b[0] >> 3), typ: typ, b: b[2 : 2+n : 2+n]}
+				r.b = b[2+n:]
+				return true
+			}
+		}
+	}
+	return r.nextSlow(f)
+}
+
+func (r *wireReader) nextSlow(f *wireField) bool {
+	num, typ, n := protowire.ConsumeTag(r.b)
+	if n < 0 {
+		r.err = protowire.ParseError(n)
+		return false
+	}
+	data := r.b[n:]
+	*f = wireField{num: num, typ: typ}
+	switch typ {
+	case protowire.VarintType:
+		f.v, n = protowire.ConsumeVarint(data)
+	case protowire.Fixed32Type:
+		var v uint32
+		v, n = protowire.ConsumeFixed32(data)
+		f.v = uint64(v)
+	case protowire.Fixed64Type:
+		f.v, n = protowire.ConsumeFixed64(data)
+	case protowire.BytesType:
+		f.b, n = protowire.ConsumeBytes(data)
+	default:
+		n = protowire.ConsumeFieldValue(num, typ, data)
+	}
+	if n < 0 {
+		r.err = protowire.ParseError(n)
+		return false
+	}
+	r.b = data[n:]
+	return true
 }
 
 // ErrEmptyResponse is returned for a GetFlowsResponse that holds none of a
@@ -107,16 +141,25 @@ var ErrEmptyResponse = errors.New("GetFlowsResponse holds no flow, lost_events o
 // record's strings may be shared with earlier records; the caller must not
 // modify them.
 func (d *WireDecoder) Decode(data []byte, rec *Record) error {
+	if err := d.decode(data, rec); err != nil {
+		return fmt.Errorf("malformed GetFlowsResponse: %w", err)
+	}
+	return nil
+}
+
+func (d *WireDecoder) decode(data []byte, rec *Record) error {
 	*rec = Record{}
 	var (
 		envTime time.Time
 		envNode string
 		kind    = Kind(255)
-		nested  nestedErr
+		f       wireField
+		err     error
 	)
-	err := eachField(data, func(f *wireField) {
+	r := wireReader{b: data}
+	for r.next(&f) {
 		if f.typ != protowire.BytesType {
-			return
+			continue
 		}
 		switch f.num {
 		case respFlow:
@@ -124,32 +167,30 @@ func (d *WireDecoder) Decode(data []byte, rec *Record) error {
 				rec.Flow = Flow{}
 			}
 			kind = KindFlow
-			nested.set(d.flow(f.b, &rec.Flow))
+			err = d.flow(f.b, &rec.Flow)
 		case respLostEvents:
 			if kind != KindLostEvents {
 				rec.Lost = LostEvent{}
 			}
 			kind = KindLostEvents
-			nested.set(d.lostEvent(f.b, &rec.Lost))
+			err = lostEvent(f.b, &rec.Lost)
 		case respNodeStatus:
 			if kind != KindNodeStatus {
 				d.Node = NodeStatus{}
 			}
 			kind = KindNodeStatus
-			nested.set(d.nodeStatus(f.b))
+			err = d.nodeStatus(f.b)
 		case respNodeName:
 			envNode = d.strings.get(f.b)
 		case respTime:
-			ts, err := timestamp(f.b)
-			nested.set(err)
-			envTime = ts
+			envTime, err = timestamp(f.b)
 		}
-	})
-	if err == nil {
-		err = nested.err
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("malformed GetFlowsResponse: %w", err)
+	if r.err != nil {
+		return r.err
 	}
 	switch kind {
 	case KindFlow:
@@ -169,9 +210,15 @@ func (d *WireDecoder) Decode(data []byte, rec *Record) error {
 	return nil
 }
 
+// flow decodes the Flow fields netpolgen keeps (api/v1/flow/flow.proto
+// numbers) and skips the rest unparsed.
 func (d *WireDecoder) flow(data []byte, fl *Flow) error {
-	var nested nestedErr
-	err := eachField(data, func(f *wireField) {
+	var (
+		f   wireField
+		err error
+	)
+	r := wireReader{b: data}
+	for r.next(&f) {
 		if f.typ == protowire.VarintType {
 			switch f.num {
 			case 2:
@@ -187,28 +234,22 @@ func (d *WireDecoder) flow(data []byte, fl *Flow) error {
 			case 25:
 				fl.DropReason = flowpb.DropReason(int32(f.v))
 			}
-			return
+			continue
 		}
 		if f.typ != protowire.BytesType {
-			return
+			continue
 		}
 		switch f.num {
 		case 1:
-			t, err := timestamp(f.b)
-			nested.set(err)
-			fl.Time = t
+			fl.Time, err = timestamp(f.b)
 		case 5:
-			nested.set(d.ip(f.b, fl))
+			err = d.ip(f.b, fl)
 		case 6:
-			nested.set(d.l4(f.b, &fl.L4))
+			err = l4(f.b, &fl.L4)
 		case 8:
-			ep, err := d.endpoint(f.b)
-			nested.set(err)
-			fl.Source = ep
+			fl.Source, err = d.endpoint(f.b)
 		case 9:
-			ep, err := d.endpoint(f.b)
-			nested.set(err)
-			fl.Destination = ep
+			fl.Destination, err = d.endpoint(f.b)
 		case 11:
 			fl.NodeName = d.strings.get(f.b)
 		case 13:
@@ -219,110 +260,139 @@ func (d *WireDecoder) flow(data []byte, fl *Flow) error {
 			if fl.L7 == nil {
 				fl.L7 = &L7{}
 			}
-			nested.set(d.l7(f.b, fl.L7))
+			err = d.l7(f.b, fl.L7)
 		case 19:
-			nested.set(eachField(f.b, func(g *wireField) {
-				if g.typ != protowire.VarintType {
-					return
-				}
-				switch g.num {
-				case 1:
-					fl.EventType = int32(g.v)
-				case 2:
-					fl.EventSubType = int32(g.v)
-				}
-			}))
+			err = eventType(f.b, fl)
 		case 20:
-			nested.set(d.service(f.b, &fl.SourceService))
+			err = d.service(f.b, &fl.SourceService)
 		case 21:
-			nested.set(d.service(f.b, &fl.DestinationService))
+			err = d.service(f.b, &fl.DestinationService)
 		case 26:
-			if fl.IsReply == ReplyUnknown {
-				fl.IsReply = ReplyFalse
-			}
-			nested.set(eachField(f.b, func(g *wireField) {
-				if g.num == 1 && g.typ == protowire.VarintType {
-					fl.IsReply = ReplyFalse
-					if g.v != 0 {
-						fl.IsReply = ReplyTrue
-					}
-				}
-			}))
+			err = isReply(f.b, fl)
 		}
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
-	return nested.err
+	return r.err
+}
+
+func eventType(data []byte, fl *Flow) error {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.varint(1):
+			fl.EventType = int32(f.v)
+		case f.varint(2):
+			fl.EventSubType = int32(f.v)
+		}
+	}
+	return r.err
+}
+
+// isReply decodes the is_reply BoolValue: present means known.
+func isReply(data []byte, fl *Flow) error {
+	if fl.IsReply == ReplyUnknown {
+		fl.IsReply = ReplyFalse
+	}
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		if f.varint(1) {
+			fl.IsReply = ReplyFalse
+			if f.v != 0 {
+				fl.IsReply = ReplyTrue
+			}
+		}
+	}
+	return r.err
 }
 
 func (d *WireDecoder) ip(data []byte, fl *Flow) error {
-	return eachField(data, func(f *wireField) {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
 		switch {
-		case f.num == 1 && f.typ == protowire.BytesType:
+		case f.bytes(1):
 			fl.SrcIP = d.addr(f.b)
-		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.bytes(2):
 			fl.DstIP = d.addr(f.b)
-		case f.num == 3 && f.typ == protowire.VarintType:
+		case f.varint(3):
 			fl.IPVersion = flowpb.IPVersion(int32(f.v))
 		}
-	})
+	}
+	return r.err
 }
+
+// l4Protocols maps Layer4's oneof field numbers to protocols.
+var l4Protocols = [...]Protocol{1: ProtoTCP, 2: ProtoUDP, 3: ProtoICMPv4, 4: ProtoICMPv6, 5: ProtoSCTP, 6: ProtoVRRP, 7: ProtoIGMP}
 
 // l4 decodes the Layer4 oneof: a later member replaces an earlier one, as
 // in the generated code.
-func (d *WireDecoder) l4(data []byte, l *L4) error {
-	var nested nestedErr
-	err := eachField(data, func(f *wireField) {
-		if f.typ != protowire.BytesType || f.num < 1 || f.num > 7 {
-			return
+func l4(data []byte, l *L4) error {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		if f.typ != protowire.BytesType || f.num < 1 || f.num >= protowire.Number(len(l4Protocols)) {
+			continue
 		}
-		proto := [...]Protocol{1: ProtoTCP, 2: ProtoUDP, 3: ProtoICMPv4, 4: ProtoICMPv6, 5: ProtoSCTP, 6: ProtoVRRP, 7: ProtoIGMP}[f.num]
+		proto := l4Protocols[f.num]
 		if l.Protocol != proto {
 			*l = L4{Protocol: proto}
 		}
-		nested.set(eachField(f.b, func(g *wireField) {
-			if g.typ == protowire.BytesType && g.num == 3 && proto == ProtoTCP {
-				nested.set(tcpFlags(g.b, &l.Flags))
-				return
-			}
-			if g.typ != protowire.VarintType {
-				return
-			}
-			switch proto {
-			case ProtoTCP, ProtoUDP, ProtoSCTP:
-				switch g.num {
-				case 1:
-					l.SrcPort = uint16(uint32(g.v))
-				case 2:
-					l.DstPort = uint16(uint32(g.v))
-				}
-			case ProtoICMPv4, ProtoICMPv6:
-				switch g.num {
-				case 1:
-					l.ICMPType = uint8(uint32(g.v))
-				case 2:
-					l.ICMPCode = uint8(uint32(g.v))
-				}
-			case ProtoVRRP, ProtoIGMP:
-				if g.num == 1 {
-					l.ICMPType = uint8(uint32(g.v))
-				}
-			}
-		}))
-	})
-	if err != nil {
-		return err
+		if err := l4Header(f.b, l); err != nil {
+			return err
+		}
 	}
-	return nested.err
+	return r.err
+}
+
+func l4Header(data []byte, l *L4) error {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		if f.bytes(3) && l.Protocol == ProtoTCP {
+			if err := tcpFlags(f.b, &l.Flags); err != nil {
+				return err
+			}
+			continue
+		}
+		if f.typ != protowire.VarintType {
+			continue
+		}
+		switch l.Protocol {
+		case ProtoTCP, ProtoUDP, ProtoSCTP:
+			switch f.num {
+			case 1:
+				l.SrcPort = uint16(uint32(f.v))
+			case 2:
+				l.DstPort = uint16(uint32(f.v))
+			}
+		case ProtoICMPv4, ProtoICMPv6:
+			switch f.num {
+			case 1:
+				l.ICMPType = uint8(uint32(f.v))
+			case 2:
+				l.ICMPCode = uint8(uint32(f.v))
+			}
+		case ProtoVRRP, ProtoIGMP:
+			if f.num == 1 {
+				l.ICMPType = uint8(uint32(f.v))
+			}
+		}
+	}
+	return r.err
 }
 
 func tcpFlags(data []byte, flags *TCPFlags) error {
 	// TCPFlags fields 1..9 are FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, NS:
 	// the same order as the TCPFlags bits.
-	return eachField(data, func(f *wireField) {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
 		if f.typ != protowire.VarintType || f.num < 1 || f.num > 9 {
-			return
+			continue
 		}
 		bit := TCPFlags(1) << (f.num - 1)
 		if f.v != 0 {
@@ -330,7 +400,8 @@ func tcpFlags(data []byte, flags *TCPFlags) error {
 		} else {
 			*flags &^= bit
 		}
-	})
+	}
+	return r.err
 }
 
 // endpoint decodes an Endpoint, caching it by its bytes: the same pods
@@ -340,52 +411,34 @@ func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
 		return ep, nil
 	}
 	var (
-		ep     Endpoint
-		nested nestedErr
+		ep Endpoint
+		f  wireField
 	)
-	err := eachField(data, func(f *wireField) {
-		if f.typ == protowire.VarintType {
-			switch f.num {
-			case 1:
-				ep.ID = uint32(f.v)
-			case 2:
-				ep.Identity = uint32(f.v)
-			}
-			return
-		}
-		if f.typ != protowire.BytesType {
-			return
-		}
-		switch f.num {
-		case 3:
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.varint(1):
+			ep.ID = uint32(f.v)
+		case f.varint(2):
+			ep.Identity = uint32(f.v)
+		case f.bytes(3):
 			ep.Namespace = d.strings.get(f.b)
-		case 4:
+		case f.bytes(4):
 			ep.Labels = append(ep.Labels, d.strings.get(f.b))
-		case 5:
+		case f.bytes(5):
 			ep.PodName = d.strings.get(f.b)
-		case 6:
-			var w Workload
-			nested.set(eachField(f.b, func(g *wireField) {
-				if g.typ != protowire.BytesType {
-					return
-				}
-				switch g.num {
-				case 1:
-					w.Name = d.strings.get(g.b)
-				case 2:
-					w.Kind = d.strings.get(g.b)
-				}
-			}))
+		case f.bytes(6):
+			w, err := d.workload(f.b)
+			if err != nil {
+				return Endpoint{}, err
+			}
 			ep.Workloads = append(ep.Workloads, w)
-		case 7:
+		case f.bytes(7):
 			ep.ClusterName = d.strings.get(f.b)
 		}
-	})
-	if err == nil {
-		err = nested.err
 	}
-	if err != nil {
-		return Endpoint{}, err
+	if r.err != nil {
+		return Endpoint{}, r.err
 	}
 	if len(d.endpoints) < cacheLimit {
 		d.endpoints[string(data)] = ep
@@ -393,168 +446,201 @@ func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
 	return ep, nil
 }
 
-func (d *WireDecoder) service(data []byte, svc *Service) error {
-	return eachField(data, func(f *wireField) {
-		if f.typ != protowire.BytesType {
-			return
+func (d *WireDecoder) workload(data []byte) (Workload, error) {
+	var (
+		w Workload
+		f wireField
+	)
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.bytes(1):
+			w.Name = d.strings.get(f.b)
+		case f.bytes(2):
+			w.Kind = d.strings.get(f.b)
 		}
-		switch f.num {
-		case 1:
+	}
+	return w, r.err
+}
+
+func (d *WireDecoder) service(data []byte, svc *Service) error {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.bytes(1):
 			svc.Name = d.strings.get(f.b)
-		case 2:
+		case f.bytes(2):
 			svc.Namespace = d.strings.get(f.b)
 		}
-	})
+	}
+	return r.err
 }
 
 // l7 decodes a Layer7 record; dns, http and kafka are a oneof, so a later
 // one replaces an earlier one.
 func (d *WireDecoder) l7(data []byte, l7 *L7) error {
-	var nested nestedErr
-	err := eachField(data, func(f *wireField) {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
+		case f.varint(1):
 			l7.Type = flowpb.L7FlowType(int32(f.v))
-		case f.num == 2 && f.typ == protowire.VarintType:
+		case f.varint(2):
 			l7.LatencyNS = f.v
-		case f.num == 100 && f.typ == protowire.BytesType:
+		case f.bytes(100):
 			if l7.DNS == nil {
 				l7.DNS, l7.HTTP, l7.Other = &DNS{}, nil, ""
 			}
-			nested.set(d.dns(f.b, l7.DNS))
-		case f.num == 101 && f.typ == protowire.BytesType:
+			if err := d.dns(f.b, l7.DNS); err != nil {
+				return err
+			}
+		case f.bytes(101):
 			if l7.HTTP == nil {
 				l7.DNS, l7.HTTP, l7.Other = nil, &HTTP{}, ""
 			}
-			nested.set(d.http(f.b, l7.HTTP))
-		case f.num == 102 && f.typ == protowire.BytesType:
+			if err := d.http(f.b, l7.HTTP); err != nil {
+				return err
+			}
+		case f.bytes(102):
 			l7.DNS, l7.HTTP, l7.Other = nil, nil, "kafka"
 		}
-	})
-	if err != nil {
-		return err
 	}
-	return nested.err
+	return r.err
 }
 
 func (d *WireDecoder) dns(data []byte, dns *DNS) error {
-	return eachField(data, func(f *wireField) {
-		if f.typ == protowire.VarintType {
-			switch f.num {
-			case 3:
-				dns.TTL = uint32(f.v)
-			case 6:
-				dns.Rcode = uint32(f.v)
-			}
-			return
-		}
-		if f.typ != protowire.BytesType {
-			return
-		}
-		switch f.num {
-		case 1:
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.bytes(1):
 			dns.Query = d.strings.get(f.b)
-		case 2:
+		case f.bytes(2):
 			if a := d.addr(f.b); a.IsValid() {
 				dns.IPs = append(dns.IPs, a)
 			}
-		case 4:
+		case f.varint(3):
+			dns.TTL = uint32(f.v)
+		case f.bytes(4):
 			dns.CNAMEs = append(dns.CNAMEs, d.strings.get(f.b))
-		case 7:
+		case f.varint(6):
+			dns.Rcode = uint32(f.v)
+		case f.bytes(7):
 			dns.Qtypes = append(dns.Qtypes, d.strings.get(f.b))
 		}
-	})
+	}
+	return r.err
 }
 
 func (d *WireDecoder) http(data []byte, h *HTTP) error {
-	return eachField(data, func(f *wireField) {
-		if f.num == 1 && f.typ == protowire.VarintType {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.varint(1):
 			h.Code = uint32(f.v)
-			return
-		}
-		if f.typ != protowire.BytesType {
-			return
-		}
-		switch f.num {
-		case 2:
+		case f.bytes(2):
 			h.Method = d.strings.get(f.b)
-		case 3:
+		case f.bytes(3):
 			// URLs are too varied to be worth interning.
 			h.URL = string(f.b)
-		case 4:
+		case f.bytes(4):
 			h.Protocol = d.strings.get(f.b)
 		}
-	})
+	}
+	return r.err
 }
 
-func (d *WireDecoder) lostEvent(data []byte, l *LostEvent) error {
-	var nested nestedErr
-	err := eachField(data, func(f *wireField) {
+func lostEvent(data []byte, l *LostEvent) error {
+	var (
+		f   wireField
+		err error
+	)
+	r := wireReader{b: data}
+	for r.next(&f) {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
+		case f.varint(1):
 			l.Source = flowpb.LostEventSource(int32(f.v))
-		case f.num == 2 && f.typ == protowire.VarintType:
+		case f.varint(2):
 			l.NumLost = f.v
-		case f.num == 3 && f.typ == protowire.BytesType:
+		case f.bytes(3):
 			l.HasCPU = true
-			nested.set(eachField(f.b, func(g *wireField) {
-				if g.num == 1 && g.typ == protowire.VarintType {
-					l.CPU = int32(g.v)
-				}
-			}))
-		case f.num == 4 && f.typ == protowire.BytesType:
-			t, err := timestamp(f.b)
-			nested.set(err)
-			l.FirstEvent = t
-		case f.num == 5 && f.typ == protowire.BytesType:
-			t, err := timestamp(f.b)
-			nested.set(err)
-			l.LastEvent = t
+			l.CPU, err = int32Value(f.b)
+		case f.bytes(4):
+			l.FirstEvent, err = timestamp(f.b)
+		case f.bytes(5):
+			l.LastEvent, err = timestamp(f.b)
 		}
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return err
+		}
 	}
-	return nested.err
+	return r.err
+}
+
+// int32Value decodes a google.protobuf.Int32Value.
+func int32Value(data []byte) (int32, error) {
+	var (
+		v int32
+		f wireField
+	)
+	r := wireReader{b: data}
+	for r.next(&f) {
+		if f.varint(1) {
+			v = int32(f.v)
+		}
+	}
+	return v, r.err
 }
 
 func (d *WireDecoder) nodeStatus(data []byte) error {
 	n := &d.Node
-	return eachField(data, func(f *wireField) {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
 		switch {
-		case f.num == 1 && f.typ == protowire.VarintType:
+		case f.varint(1):
 			n.State = relaypb.NodeState(int32(f.v))
-		case f.num == 2 && f.typ == protowire.BytesType:
+		case f.bytes(2):
 			n.NodeNames = append(n.NodeNames, d.strings.get(f.b))
-		case f.num == 3 && f.typ == protowire.BytesType:
+		case f.bytes(3):
 			n.Message = string(f.b)
 		}
-	})
+	}
+	return r.err
 }
 
 // timestamp decodes a google.protobuf.Timestamp as AsTime does.
 func timestamp(data []byte) (time.Time, error) {
-	var sec, nsec int64
-	err := eachField(data, func(f *wireField) {
-		if f.typ != protowire.VarintType {
-			return
-		}
-		switch f.num {
-		case 1:
+	var (
+		sec, nsec int64
+		f         wireField
+	)
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.varint(1):
 			sec = int64(f.v)
-		case 2:
+		case f.varint(2):
 			nsec = int64(int32(f.v))
 		}
-	})
-	if err != nil {
-		return time.Time{}, err
+	}
+	if r.err != nil {
+		return time.Time{}, r.err
 	}
 	return time.Unix(sec, nsec).UTC(), nil
 }
 
-// addr parses an IP address through the interner, which turns the bytes
-// into a string without allocating for addresses seen before.
+// addr parses an IP address, caching it: a cluster's flows name the same
+// few thousand addresses over and over.
 func (d *WireDecoder) addr(b []byte) netip.Addr {
-	a, _ := netip.ParseAddr(d.strings.get(b))
+	if a, ok := d.addrs[string(b)]; ok {
+		return a
+	}
+	a, _ := netip.ParseAddr(string(b))
+	if len(d.addrs) < cacheLimit {
+		d.addrs[string(b)] = a
+	}
 	return a
 }

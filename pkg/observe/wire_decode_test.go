@@ -250,3 +250,35 @@ func FuzzWireDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWireDecode decodes the shared captures' marshalled responses,
+// beside proto.Unmarshal plus FromProto, the stock path it replaces.
+func BenchmarkWireDecode(b *testing.B) {
+	_, resps := sharedResponses(b)
+	wires := make([][]byte, len(resps))
+	for i, r := range resps {
+		wires[i], _ = proto.Marshal(r)
+	}
+	b.Run("netpolgen", func(b *testing.B) {
+		dec := NewWireDecoder()
+		var rec Record
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if err := dec.Decode(wires[i%len(wires)], &rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("stock", func(b *testing.B) {
+		var sink Flow
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			var r observerpb.GetFlowsResponse
+			if err := proto.Unmarshal(wires[i%len(wires)], &r); err != nil {
+				b.Fatal(err)
+			}
+			sink = FromProto(r.GetFlow())
+		}
+		_ = sink
+	})
+}
