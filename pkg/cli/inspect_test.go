@@ -112,3 +112,11 @@ func TestInspectFromFileFlag(t *testing.T) {
 		t.Errorf("no input: exit %d, stderr %q", code, stderr)
 	}
 }
+
+func TestInspectHintsAtTheWrongOutputFormat(t *testing.T) {
+	compact := "Nov 10 10:40:56.465: bookinfo/productpage-v1:35128 (ID:3418) -> bookinfo/reviews-v2:9080 (ID:11615) to-proxy FORWARDED (TCP Flags: ACK)\n"
+	code, out, _ := run(t, compact, "inspect", "-")
+	if code != 0 || !strings.Contains(out, "-o jsonpb") {
+		t.Errorf("exit %d; want a hint naming -o jsonpb:\n%s", code, out)
+	}
+}

@@ -190,6 +190,9 @@ func (s *Summary) WriteTable(w io.Writer) error {
 	if s.LostNotices > 0 {
 		fmt.Fprintln(w, "warning: events were lost while this capture was taken; policy learned from it may miss connections")
 	}
+	if s.Flows == 0 && s.Malformed > 0 {
+		fmt.Fprintln(w, "warning: no record could be read as a flow; netpolgen reads hubble observe -o json or -o jsonpb output (not -o compact, dict or table)")
+	}
 	return nil
 }
 
