@@ -1,0 +1,235 @@
+package verify
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/cilium/cilium/pkg/identity"
+	"github.com/cilium/cilium/pkg/identity/identitymanager"
+	"github.com/cilium/cilium/pkg/k8s"
+	"github.com/cilium/cilium/pkg/labels"
+	"github.com/cilium/cilium/pkg/policy"
+	policytypes "github.com/cilium/cilium/pkg/policy/types"
+	policyutils "github.com/cilium/cilium/pkg/policy/utils"
+	testidentity "github.com/cilium/cilium/pkg/testutils/identity"
+	testpolicy "github.com/cilium/cilium/pkg/testutils/policy"
+
+	"github.com/netpolgen/netpolgen/pkg/synth"
+)
+
+// ruleLabel tags every policy entry loaded by Check with its index, so
+// the rule origins Cilium attaches to a verdict name the rules that
+// allowed it.
+const (
+	ruleLabelSource = "netpolgen"
+	ruleLabelKey    = "netpolgen.io/rule"
+)
+
+// PolicyRule is one allow rule as Cilium's engine holds it: one ingress
+// or egress rule of one policy object.
+type PolicyRule struct {
+	// ID is the rule's index in Checked.Rules.
+	ID        int
+	Kind      string // CiliumNetworkPolicy or NetworkPolicy
+	Namespace string
+	Name      string
+	Ingress   bool
+	// Index counts the policy's allow rules of the same direction in
+	// Cilium's parse order, from 0.
+	Index int
+	// Peers and Ports describe the rule in Cilium's selector syntax.
+	Peers string
+	Ports string
+}
+
+// Direction is "ingress" or "egress".
+func (r PolicyRule) Direction() string {
+	if r.Ingress {
+		return "ingress"
+	}
+	return "egress"
+}
+
+func (r PolicyRule) String() string {
+	return fmt.Sprintf("%s %s/%s %s rule %d", r.Kind, r.Namespace, r.Name, r.Direction(), r.Index)
+}
+
+// Connection is Cilium's verdict on one observed connection.
+type Connection struct {
+	Edge    synth.Edge
+	Allowed bool
+	// Side says which policy denies it, as Finding.Side; empty when
+	// allowed.
+	Side string
+	// Inexpressible is set when the denied connection's peer cannot be
+	// named by a NetworkPolicy and only NetworkPolicies are loaded.
+	Inexpressible bool
+	// EgressRules and IngressRules are the IDs of the rules that allowed
+	// each half; empty when no policy governs that half.
+	EgressRules, IngressRules []int
+}
+
+// Selection says whether any policy selects a workload, per direction.
+type Selection struct {
+	Ingress, Egress bool
+}
+
+// Checked is what Check found.
+type Checked struct {
+	// Connections are the graph's port-carrying edges, in graph order.
+	Connections []Connection
+	// Rules are the loaded allow rules, by ID.
+	Rules []PolicyRule
+	// Selected says, for every workload of the graph, whether a policy
+	// selects it.
+	Selected map[synth.WorkloadRef]Selection
+	// Unchecked counts edges without ports (ICMP), which the engine
+	// cannot look up.
+	Unchecked int
+}
+
+// Check looks up every observed connection of g through the same Cilium
+// engine Verify uses, without the excess sweep, and reports which rules
+// allowed each one and which workloads any policy selects. It is the
+// per-connection view a continuous checker needs.
+func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	peers := graphPeers(g)
+	ids, err := newIdentities(g, peers)
+	if err != nil {
+		return nil, err
+	}
+	eng, rules, err := newTaggedEngine(logger, ids.all, ps)
+	if err != nil {
+		return nil, err
+	}
+	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}}
+	kubernetesOnly := len(ps.Cilium) == 0
+	for _, e := range g.Edges {
+		if !e.Protocol.HasPorts() || e.Port == 0 {
+			out.Unchecked++
+			continue
+		}
+		proto, err := u8Proto(e.Protocol)
+		if err != nil {
+			return nil, err
+		}
+		v, egress, ingress, err := policy.LookupFlow(logger, eng.repo, eng.idm, policytypes.Flow{From: ids.byPeer[e.From], To: ids.byPeer[e.To], Proto: proto, Dport: e.Port})
+		if err != nil {
+			return nil, fmt.Errorf("verify %s -> %s %d/%s: %w", e.From, e.To, e.Port, e.Protocol, err)
+		}
+		c := Connection{Edge: e, Allowed: v.Allowed(), EgressRules: ruleIDs(egress), IngressRules: ruleIDs(ingress)}
+		if !c.Allowed {
+			c.Side = side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)
+			c.Inexpressible = kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g))
+			c.EgressRules, c.IngressRules = nil, nil
+		}
+		out.Connections = append(out.Connections, c)
+	}
+	for _, p := range peers {
+		if p.Kind != synth.PeerWorkload {
+			continue
+		}
+		pol, err := eng.distill(ids.byPeer[p])
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", p, err)
+		}
+		sel := pol.epp.SelectorPolicy
+		out.Selected[p.Workload] = Selection{Ingress: sel.IngressPolicyEnabled, Egress: sel.EgressPolicyEnabled}
+		eng.release(pol)
+	}
+	return out, nil
+}
+
+// newTaggedEngine is newEngine with every allow entry labelled by its
+// rule ID, so verdicts can be traced back to rules.
+func newTaggedEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*engine, []PolicyRule, error) {
+	idm := identitymanager.NewIDManager(logger)
+	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
+	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
+	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
+	var rules []PolicyRule
+	add := func(kind, ns, name string, entries policytypes.PolicyEntries) {
+		index := map[bool]int{}
+		for _, en := range entries {
+			if en.Verdict != policytypes.Allow || en.L3 == nil && len(en.L4) == 0 {
+				continue // deny entries and default-deny markers allow nothing
+			}
+			r := PolicyRule{ID: len(rules), Kind: kind, Namespace: ns, Name: name, Ingress: en.Ingress, Index: index[en.Ingress],
+				Peers: describeSelectors(en.L3), Ports: describePorts(en)}
+			index[en.Ingress]++
+			rules = append(rules, r)
+			// Entries of one policy share their Labels slice: copy before
+			// adding the tag.
+			en.Labels = append(slices.Clone(en.Labels), labels.NewLabel(ruleLabelKey, strconv.Itoa(r.ID), ruleLabelSource))
+		}
+		repo.MustAddPolicyEntries(entries)
+	}
+	for _, np := range ps.Kubernetes {
+		entries, err := k8s.ParseNetworkPolicy(logger, anyCluster, np)
+		if err != nil {
+			return nil, nil, fmt.Errorf("NetworkPolicy %s/%s: Cilium cannot parse it: %w", np.Namespace, np.Name, err)
+		}
+		add("NetworkPolicy", np.Namespace, np.Name, entries)
+	}
+	for _, cnp := range ps.Cilium {
+		parsed, err := cnp.Parse(logger, anyCluster)
+		if err != nil {
+			return nil, nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
+		}
+		add("CiliumNetworkPolicy", cnp.Namespace, cnp.Name, policyutils.RulesToPolicyEntries(parsed))
+	}
+	return &engine{logger: logger, repo: repo, idm: idm}, rules, nil
+}
+
+// ruleIDs reads the rule tags out of a verdict's rule origins.
+func ruleIDs(meta policy.RuleMeta) []int {
+	var out []int
+	for _, lbls := range meta.LabelArray() {
+		for _, l := range lbls {
+			if l.Key != ruleLabelKey || l.Source != ruleLabelSource {
+				continue
+			}
+			if id, err := strconv.Atoi(l.Value); err == nil && !slices.Contains(out, id) {
+				out = append(out, id)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func describeSelectors(sel policytypes.Selectors) string {
+	if len(sel) == 0 {
+		return "any peer"
+	}
+	parts := make([]string, 0, len(sel))
+	for _, s := range sel {
+		parts = append(parts, s.String())
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func describePorts(en *policytypes.PolicyEntry) string {
+	var parts []string
+	for _, pr := range en.L4 {
+		for _, p := range pr.Ports {
+			s := p.Port + "/" + string(p.Protocol)
+			if p.EndPort != 0 {
+				s = fmt.Sprintf("%s-%d/%s", p.Port, p.EndPort, p.Protocol)
+			}
+			parts = append(parts, s)
+		}
+	}
+	if len(parts) == 0 {
+		return "any port"
+	}
+	return strings.Join(parts, ", ")
+}
