@@ -10,11 +10,7 @@ import (
 // Finish resolves the undirected flows with the whole capture's evidence
 // and returns the graph. The Builder must not be used afterwards.
 func (b *Builder) Finish() *Graph {
-	fan := b.fanOut()
-	for k, p := range b.pending {
-		b.resolvePending(k, p, fan)
-	}
-	b.pending = nil
+	b.flushPending()
 
 	edges := make([]Edge, 0, len(b.edges))
 	for _, e := range b.edges {

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"encoding/binary"
-	"hash/fnv"
 	"net/netip"
 	"time"
 
@@ -20,12 +19,15 @@ type Builder struct {
 
 	edges     map[edgeKey]*Edge
 	listeners map[portKey]struct{}
-	pending   map[pendingKey]*pendingFlows
+	pending   map[pendingKey]pendingFlows
 	dns       map[string]*DNSRecord
 	// workloadIPs remembers which workloads each address was seen as, to
 	// flag world addresses that are really pods.
 	workloadIPs map[netip.Addr][]int32
-	cov         Coverage
+	// lastIP is the address last remembered per peer, to skip the map
+	// for the common case of the same pod again.
+	lastIP []netip.Addr
+	cov    Coverage
 }
 
 // edgeKey names an edge by builder peer ids.
@@ -55,7 +57,7 @@ func NewBuilder(opts Options) *Builder {
 		ids:         newIdentities(opts),
 		edges:       map[edgeKey]*Edge{},
 		listeners:   map[portKey]struct{}{},
-		pending:     map[pendingKey]*pendingFlows{},
+		pending:     map[pendingKey]pendingFlows{},
 		dns:         map[string]*DNSRecord{},
 		workloadIPs: map[netip.Addr][]int32{},
 	}
@@ -220,25 +222,35 @@ func foldTime(first, last *time.Time, t time.Time) {
 
 // fingerprint names one connection by what both nodes see the same even
 // when the client's address is translated: protocol, client port, server
-// address and port. FNV keeps it stable across runs, so snapshots from
-// different learners compare.
+// address and port. It is a fixed function (no random seed), so
+// snapshots from different learners compare.
 func fingerprint(p observe.Protocol, clientPort uint16, serverIP netip.Addr, serverPort uint16) uint64 {
-	h := fnv.New64a()
-	var buf [5]byte
-	buf[0] = byte(p)
-	binary.BigEndian.PutUint16(buf[1:], clientPort)
-	binary.BigEndian.PutUint16(buf[3:], serverPort)
-	h.Write(buf[:])
 	a := serverIP.Unmap().As16()
-	h.Write(a[:])
-	return h.Sum64()
+	hi, lo := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(a[8:])
+	x := uint64(p)<<32 | uint64(clientPort)<<16 | uint64(serverPort)
+	return mix64(hi ^ mix64(lo^mix64(x)))
+}
+
+// mix64 is SplitMix64's finaliser.
+func mix64(x uint64) uint64 {
+	x += 0x9E3779B97F4A7C15
+	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
+	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
+	return x ^ (x >> 31)
 }
 
 func (b *Builder) rememberWorkloadIP(id int32, addr netip.Addr) {
 	if !addr.IsValid() || b.ids.peers[id].Kind != KindWorkload {
 		return
 	}
+	for int(id) >= len(b.lastIP) {
+		b.lastIP = append(b.lastIP, netip.Addr{})
+	}
 	addr = addr.Unmap()
+	if b.lastIP[id] == addr {
+		return
+	}
+	b.lastIP[id] = addr
 	owners := b.workloadIPs[addr]
 	for _, o := range owners {
 		if o == id {

@@ -12,6 +12,9 @@ import (
 // addCapped inserts v into the sorted, capped list s, reporting whether a
 // value (v or another) was left out.
 func addCapped[T cmp.Ordered](s []T, v T, n int) ([]T, bool) {
+	if len(s) >= n && v > s[len(s)-1] {
+		return s, true
+	}
 	i, found := slices.BinarySearch(s, v)
 	if found {
 		return s, false

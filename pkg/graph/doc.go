@@ -91,7 +91,9 @@
 // a port that served three or more distinct counterpart ports among the
 // undirected flows is one. Only when no evidence decides does a port
 // heuristic choose (well-known < 1024, then non-ephemeral < 32768, then
-// the lower port), and such an edge is Uncertain. UDP on any port is
+// the lower port), and such an edge is Uncertain. The pending aggregates
+// are capped (Options.MaxPending); a capture that fills the cap has them
+// resolved early with the evidence seen so far. UDP on any port is
 // decided by evidence first, so a UDP service on 8125 or 5353 is kept.
 //
 // The same connection seen at the client's egress and, with the client

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"unsafe"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
@@ -36,6 +37,24 @@ type identities struct {
 	peerIndex map[string]int32
 	infos     map[uint64][]*endpointInfo
 	byAddress map[netip.Prefix]int32
+
+	// recent is a fixed-size cache from a labels slice's backing array
+	// to its info: decoders share one slice per distinct endpoint, so
+	// most flows skip hashing their labels. Holding the pointer keeps
+	// the array alive, so an address is never reused for other labels.
+	recent [recentSize]recentInfo
+}
+
+const (
+	recentBits = 9
+	recentSize = 1 << recentBits
+)
+
+type recentInfo struct {
+	labels    *string
+	n         int
+	namespace string
+	info      *endpointInfo
 }
 
 func newIdentities(opts Options) *identities {
@@ -85,6 +104,23 @@ func (ids *identities) offerName(id int32, ep *observe.Endpoint) {
 }
 
 func (ids *identities) info(ep *observe.Endpoint) *endpointInfo {
+	var slot *recentInfo
+	if len(ep.Labels) > 0 {
+		p := unsafe.SliceData(ep.Labels)
+		// Fibonacci hashing spreads allocation-aligned addresses.
+		slot = &ids.recent[(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15)>>(64-recentBits)]
+		if slot.labels == p && slot.n == len(ep.Labels) && slot.namespace == ep.Namespace {
+			return slot.info
+		}
+	}
+	in := ids.lookupInfo(ep)
+	if slot != nil {
+		*slot = recentInfo{labels: unsafe.SliceData(ep.Labels), n: len(ep.Labels), namespace: ep.Namespace, info: in}
+	}
+	return in
+}
+
+func (ids *identities) lookupInfo(ep *observe.Endpoint) *endpointInfo {
 	var h maphash.Hash
 	h.SetSeed(ids.seed)
 	h.WriteString(ep.Namespace)

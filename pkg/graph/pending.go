@@ -16,29 +16,25 @@ type pendingKey struct {
 	proto            observe.Protocol
 }
 
-// pendingFlows aggregates the undirected flows of one pendingKey.
+// pendingFlows aggregates the undirected flows of one pendingKey. It is
+// kept small and held by value: a capture without is_reply can have many.
 type pendingFlows struct {
-	count, dropped      uint64
-	firstSeen, lastSeen time.Time
-	verdicts            Verdicts
+	count, dropped uint64
+	// first and last are Unix nanoseconds, 0 when no flow had a time.
+	first, last int64
+	verdicts    Verdicts
 }
 
 func (b *Builder) addUndirected(f *observe.Flow, src, dst int32) {
 	k := pendingKey{src: src, dst: dst, srcPort: f.L4.SrcPort, dstPort: f.L4.DstPort, proto: f.L4.Protocol}
 	p, ok := b.pending[k]
-	if !ok {
-		if len(b.pending) >= b.opts.MaxPending {
-			// Over the cap: decide now with the evidence seen so far
-			// rather than grow.
-			one := pendingFlows{}
-			one.fold(f.Time, f.Verdict)
-			b.resolvePending(k, &one, nil)
-			return
-		}
-		p = &pendingFlows{}
-		b.pending[k] = p
+	if !ok && len(b.pending) >= b.opts.MaxPending {
+		// At the cap: decide what is held with the evidence seen so far
+		// rather than grow.
+		b.flushPending()
 	}
 	p.fold(f.Time, f.Verdict)
+	b.pending[k] = p
 }
 
 func (p *pendingFlows) fold(t time.Time, v flowpb.Verdict) {
@@ -48,7 +44,26 @@ func (p *pendingFlows) fold(t time.Time, v flowpb.Verdict) {
 		p.dropped++
 	}
 	p.verdicts |= vs
-	foldTime(&p.firstSeen, &p.lastSeen, t)
+	if t.IsZero() {
+		return
+	}
+	n := t.UnixNano()
+	if p.first == 0 || n < p.first {
+		p.first = n
+	}
+	if n > p.last {
+		p.last = n
+	}
+}
+
+// flushPending resolves every held undirected aggregate.
+func (b *Builder) flushPending() {
+	fan := b.fanOut()
+	for k, p := range b.pending {
+		b.resolvePending(k, &p, fan)
+	}
+	// A new map, not clear: a cleared map keeps its grown table.
+	b.pending = map[pendingKey]pendingFlows{}
 }
 
 // fanOut counts, for each (peer, protocol, port) among the
@@ -98,6 +113,8 @@ func (b *Builder) resolvePending(k pendingKey, p *pendingFlows, fan map[portKey]
 	e.Count += p.count
 	e.Dropped += p.dropped
 	e.Verdicts |= p.verdicts
-	foldTime(&e.FirstSeen, &e.LastSeen, p.firstSeen)
-	foldTime(&e.FirstSeen, &e.LastSeen, p.lastSeen)
+	if p.first != 0 {
+		foldTime(&e.FirstSeen, &e.LastSeen, time.Unix(0, p.first).UTC())
+		foldTime(&e.FirstSeen, &e.LastSeen, time.Unix(0, p.last).UTC())
+	}
 }
