@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"sigs.k8s.io/yaml"
+	"go.yaml.in/yaml/v2"
 )
 
 // File is one generated file, its path relative to the output directory.
@@ -111,6 +111,8 @@ func marshalDocs(docs []any) ([]byte, error) {
 		if meta, ok := m["metadata"].(map[string]any); ok {
 			delete(meta, "creationTimestamp")
 		}
+		// The map's keys come out sorted; encoding it directly skips the
+		// second JSON round trip sigs.k8s.io/yaml would take.
 		y, err := yaml.Marshal(m)
 		if err != nil {
 			return nil, err
