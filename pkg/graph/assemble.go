@@ -136,6 +136,7 @@ func minNonEmpty(a, b string) string {
 func mergeEdge(a, b Edge, maxL7 int) Edge {
 	a.Count += b.Count
 	a.Dropped += b.Dropped
+	a.Answered += b.Answered
 	foldTime(&a.FirstSeen, &a.LastSeen, b.FirstSeen)
 	foldTime(&a.FirstSeen, &a.LastSeen, b.LastSeen)
 	a.Verdicts |= b.Verdicts

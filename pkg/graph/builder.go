@@ -155,6 +155,9 @@ func (b *Builder) addDirected(f *observe.Flow, src, dst int32, dir flowDirection
 	}
 	e := b.edge(k, DirectionObserved)
 	foldFlow(e, f.Time, f.Verdict)
+	if dir == answering && verdictOf(f.Verdict)&allowedVerdicts != 0 {
+		e.Answered++
+	}
 	if f.L4.Protocol.HasPorts() {
 		e.sample, _ = addCapped(e.sample, fingerprint(f.L4.Protocol, clientPort, serverIP, serverPort), sampleSize)
 	}

@@ -230,3 +230,26 @@ func TestSameConnectionSeenFromBothNodesIsOneConnection(t *testing.T) {
 		t.Errorf("mirror edge = %+v, coverage %+v; want a mirror of shop/frontend with 3 flows", mirror, g.Coverage)
 	}
 }
+
+func TestForwardedAtEgressButDroppedAtIngressIsNotAllowed(t *testing.T) {
+	syn := func(port uint16, node string, v flowpb.Verdict) flowSpec {
+		return with(toServerSYN(port), func(s *flowSpec) { s.node, s.verdict, s.reply = node, v, observe.ReplyFalse })
+	}
+	denied := buildFrom(t, Options{},
+		syn(40001, "node-a", flowpb.Verdict_FORWARDED), syn(40001, "node-b", flowpb.Verdict_DROPPED),
+		syn(40002, "node-a", flowpb.Verdict_FORWARDED), syn(40002, "node-b", flowpb.Verdict_DROPPED),
+	)
+	if e := denied.Edges[0]; e.Allowed() {
+		t.Errorf("denied at ingress: edge %+v is allowed", e)
+	}
+	// The same, but one attempt was answered: the traffic does get through
+	// (a drop, say, during a policy change).
+	answered := buildFrom(t, Options{},
+		syn(40001, "node-a", flowpb.Verdict_FORWARDED), syn(40001, "node-b", flowpb.Verdict_DROPPED),
+		syn(40002, "node-a", flowpb.Verdict_FORWARDED),
+		with(fromServer(40002, observe.ProtoTCP), func(s *flowSpec) { s.flags = observe.FlagSYN | observe.FlagACK }),
+	)
+	if e := answered.Edges[0]; !e.Allowed() || e.Answered != 1 {
+		t.Errorf("answered: edge %+v, want allowed with one answer", e)
+	}
+}

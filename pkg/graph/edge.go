@@ -20,9 +20,11 @@ type Edge struct {
 	// echo request, 128 for IPv6), 0 for other protocols.
 	ICMPType uint8
 	// Count is the number of flows folded into the edge, replies
-	// included; Dropped how many of them were dropped.
-	Count   uint64
-	Dropped uint64
+	// included; Dropped how many of them were dropped; Answered how many
+	// were let-through answers from the server (replies, L7 responses).
+	Count    uint64
+	Dropped  uint64
+	Answered uint64
 	// FirstSeen and LastSeen bound the flows' times.
 	FirstSeen, LastSeen time.Time
 	Verdicts            Verdicts
@@ -52,9 +54,14 @@ type Edge struct {
 	sample []uint64
 }
 
-// Allowed reports whether any flow of the edge was let through; an edge
-// seen only dropped is evidence, not traffic to allow.
-func (e *Edge) Allowed() bool { return e.Verdicts&allowedVerdicts != 0 }
+// Allowed reports whether the edge's traffic got through: some flow was
+// let through, and either none was dropped or the server was seen
+// answering. An edge seen only dropped, or forwarded at the client's
+// egress but dropped at the server's ingress with no answer ever, is
+// evidence, not traffic to allow.
+func (e *Edge) Allowed() bool {
+	return e.Verdicts&allowedVerdicts != 0 && (e.Dropped == 0 || e.Answered > 0)
+}
 
 // Direction is how an edge's direction was established.
 type Direction uint8

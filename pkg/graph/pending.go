@@ -112,6 +112,11 @@ func (b *Builder) resolvePending(k pendingKey, p *pendingFlows, fan map[portKey]
 	e := b.edge(ek, dir)
 	e.Count += p.count
 	e.Dropped += p.dropped
+	if !serverIsDst && p.verdicts&allowedVerdicts != 0 {
+		// These flows came from the server: answers, and those not
+		// dropped got through.
+		e.Answered += p.count - p.dropped
+	}
 	e.Verdicts |= p.verdicts
 	if p.first != 0 {
 		foldTime(&e.FirstSeen, &e.LastSeen, time.Unix(0, p.first).UTC())

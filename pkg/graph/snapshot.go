@@ -55,6 +55,7 @@ type edgeRecord struct {
 	ICMPType    uint8    `json:"icmp_type,omitempty"`
 	Count       uint64   `json:"count"`
 	Dropped     uint64   `json:"dropped,omitempty"`
+	Answered    uint64   `json:"answered,omitempty"`
 	FirstSeen   string   `json:"first_seen,omitempty"`
 	LastSeen    string   `json:"last_seen,omitempty"`
 	Verdicts    []string `json:"verdicts"`
@@ -101,7 +102,7 @@ func (g *Graph) Save(w io.Writer) error {
 	for _, e := range g.Edges {
 		r := edgeRecord{
 			From: keys[e.From], To: keys[e.To], Protocol: e.Protocol.String(), Port: e.Port, ICMPType: e.ICMPType,
-			Count: e.Count, Dropped: e.Dropped, FirstSeen: formatTime(e.FirstSeen), LastSeen: formatTime(e.LastSeen),
+			Count: e.Count, Dropped: e.Dropped, Answered: e.Answered, FirstSeen: formatTime(e.FirstSeen), LastSeen: formatTime(e.LastSeen),
 			Verdicts: e.Verdicts.Names(), Direction: e.Direction.String(), Services: e.Services, HTTP: e.HTTP,
 			DNSNames: e.DNSNames, L7Truncated: e.L7Truncated, Sample: e.sample, Uncertain: e.Uncertain,
 		}
@@ -261,7 +262,7 @@ func (r *edgeRecord) edge(index map[string]PeerID) (Edge, error) {
 		return Edge{}, err
 	}
 	return Edge{
-		From: from, To: to, Protocol: proto, Port: r.Port, ICMPType: r.ICMPType, Count: r.Count, Dropped: r.Dropped,
+		From: from, To: to, Protocol: proto, Port: r.Port, ICMPType: r.ICMPType, Count: r.Count, Dropped: r.Dropped, Answered: r.Answered,
 		FirstSeen: first, LastSeen: last, Verdicts: verdicts, Direction: dir, Services: canonical(r.Services), HTTP: canonical(r.HTTP),
 		DNSNames: canonical(r.DNSNames), L7Truncated: r.L7Truncated, sample: canonical(r.Sample), MirrorOf: NoPeer,
 	}, nil

@@ -35,7 +35,7 @@ func (g *Graph) WriteText(w io.Writer) error {
 			sb.WriteString(" mirror-of=" + g.Peers[e.MirrorOf].String())
 		}
 		if !e.Allowed() {
-			sb.WriteString(" dropped-only")
+			sb.WriteString(" not-allowed")
 		}
 		if p := &g.Peers[e.To]; p.InClusterIP {
 			sb.WriteString(" to-in-cluster-ip")
