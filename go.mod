@@ -10,7 +10,12 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
-require github.com/pkg/errors v0.9.1 // indirect
+require (
+	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674 // indirect
+	github.com/moby/spdystream v0.5.1 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	k8s.io/streaming v0.36.4 // indirect
+)
 
 require (
 	cel.dev/expr v0.25.2 // indirect

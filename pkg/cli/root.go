@@ -53,10 +53,12 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newVersionCommand(streams),
 		newInspectCommand(streams),
 		newGenCommand(streams),
+		newDiffCommand(streams),
 		newGraphCommand(streams),
 		newMergeCommand(streams),
 		newLearnCommand(streams),
 		newVerifyCommand(streams),
+		newReplayCommand(streams),
 	)
 	return root
 }
