@@ -61,6 +61,11 @@ func (pl *Plan) CiliumPolicy(wp *WorkloadPolicy) (*ciliumv2.CiliumNetworkPolicy,
 		}
 		rule.Egress = append(rule.Egress, out)
 	}
+	// A workload seen with no allowed traffic still gets a policy saying
+	// so: Cilium wants at least one rule, and an empty one selects no peer.
+	if len(rule.Ingress) == 0 && len(rule.Egress) == 0 {
+		rule.Ingress, rule.Egress = []api.IngressRule{{}}, []api.EgressRule{{}}
+	}
 	// A policy with no rules in one direction must still deny it: the
 	// namespace default-deny does, and an explicit flag says so here too.
 	yes := true

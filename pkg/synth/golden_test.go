@@ -86,6 +86,11 @@ func goldenGraphs() map[string]*Graph {
 				edge(WorkloadPeer("media", "probe"), WorkloadPeer("media", "streamer"), observe.ProtoTCP, 9090),
 			},
 		},
+		"idle": {
+			// A workload seen only in dropped traffic still gets a policy
+			// that allows nothing.
+			Workloads: []Workload{wl("shop", "debug-shell", "app", "debug-shell")},
+		},
 		"cross-namespace": {
 			Workloads: []Workload{wl("shop", "checkout", "app", "checkout"), wl("payments", "gateway", "app", "gateway"), wl("monitoring", "prometheus", "app", "prometheus")},
 			Edges: []Edge{

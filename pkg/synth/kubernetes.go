@@ -40,7 +40,7 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 	}
 	var warnings []string
 	for _, r := range wp.Ingress {
-		peers, warn := pl.kubernetesPeers(r, ns)
+		peers, warn := pl.kubernetesPeers(r, ns, true)
 		warnings = append(warnings, warn...)
 		if len(peers) == 0 {
 			continue
@@ -48,7 +48,7 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: kubernetesPorts(r.Ports)})
 	}
 	for _, r := range wp.Egress {
-		peers, warn := pl.kubernetesPeers(r, ns)
+		peers, warn := pl.kubernetesPeers(r, ns, false)
 		warnings = append(warnings, warn...)
 		if len(peers) == 0 {
 			continue
@@ -64,7 +64,7 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 	return np, warnings, nil
 }
 
-func (pl *Plan) kubernetesPeers(r Rule, ns string) ([]networkingv1.NetworkPolicyPeer, []string) {
+func (pl *Plan) kubernetesPeers(r Rule, ns string, ingress bool) ([]networkingv1.NetworkPolicyPeer, []string) {
 	var peers []networkingv1.NetworkPolicyPeer
 	var warnings []string
 	if r.DNSSelector != nil {
@@ -86,7 +86,7 @@ func (pl *Plan) kubernetesPeers(r Rule, ns string) ([]networkingv1.NetworkPolicy
 				blocks = append(blocks, netip.PrefixFrom(ip, ip.BitLen()))
 			}
 		case PeerEntity:
-			b, warn := pl.entityBlocks(p.Entity, r.Ports)
+			b, warn := pl.entityBlocks(p.Entity, r.Ports, ingress)
 			blocks = append(blocks, b...)
 			if warn != "" {
 				warnings = append(warnings, warn)
@@ -100,7 +100,10 @@ func (pl *Plan) kubernetesPeers(r Rule, ns string) ([]networkingv1.NetworkPolicy
 }
 
 // entityBlocks expresses a Cilium entity as address blocks.
-func (pl *Plan) entityBlocks(e Entity, ports []PortRange) ([]netip.Prefix, string) {
+func (pl *Plan) entityBlocks(e Entity, ports []PortRange, ingress bool) ([]netip.Prefix, string) {
+	if e == EntityHost && ingress {
+		return nil, fmt.Sprintf("host on %s: NetworkPolicy cannot name the node; Cilium lets a node reach its own pods unless allow-localhost=policy, so kubelet probes keep working", rangesText(ports))
+	}
 	if e == EntityWorld {
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, ""
 	}

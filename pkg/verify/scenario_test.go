@@ -81,7 +81,11 @@ func TestBookinfoCapture(t *testing.T) {
 }
 
 func TestGeneratedScenarios(t *testing.T) {
-	for name, sc := range map[string]*flowgen.Scenario{"shop": flowgen.Shop()} {
+	large, err := flowgen.Large(flowgen.DefaultLargeConfig(5, 60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sc := range map[string]*flowgen.Scenario{"shop": flowgen.Shop(), "large-5x60": large} {
 		t.Run(name, func(t *testing.T) {
 			var capture bytes.Buffer
 			truth, err := flowgen.Generate(sc, flowgen.Options{Seed: 7, Duration: 30 * time.Minute}, &capture)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cilium/cilium/pkg/option"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -18,6 +19,10 @@ type Options struct {
 	// excess sweep looks only at them. Nil means every workload.
 	Subjects func(synth.WorkloadRef) bool
 	Logger   *slog.Logger
+	// LocalhostByPolicy checks the node's own traffic to its pods against
+	// policy, as Cilium does with allow-localhost=policy. By default it is
+	// allowed, as Cilium does in Kubernetes (allow-localhost=auto).
+	LocalhostByPolicy bool
 }
 
 // Finding is one connection verification has something to say about.
@@ -53,6 +58,10 @@ type Result struct {
 	// ByDesign are never-observed connections allowed on purpose: DNS on
 	// TCP as well as UDP.
 	ByDesign []Finding
+	// HostAllowed counts never-observed connections from the node to its
+	// own pods, which Cilium allows whatever the policy says unless
+	// allow-localhost=policy: the agent's setting, not excess of the policy.
+	HostAllowed int
 	// Unchecked are observed edges without ports (ICMP), which the engine
 	// cannot look up.
 	Unchecked int
@@ -71,6 +80,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 	if subjects == nil {
 		subjects = func(synth.WorkloadRef) bool { return true }
 	}
+	setLocalhostMode(opts.LocalhostByPolicy)
 	peers := graphPeers(g)
 	ids, err := newIdentities(g, peers)
 	if err != nil {
@@ -138,7 +148,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			ports = append(ports, extra)
 		}
 	}
-	sweep := excessSweep{eng: eng, ids: ids, peers: peers, ports: ports, observed: observed, dnsServers: dnsServers, resolvers: resolvers, res: res}
+	sweep := excessSweep{hostAlways: !opts.LocalhostByPolicy, eng: eng, ids: ids, peers: peers, ports: ports, observed: observed, dnsServers: dnsServers, resolvers: resolvers, res: res}
 	for _, p := range peers {
 		if p.Kind != synth.PeerWorkload || !subjects(p.Workload) {
 			continue
@@ -204,6 +214,7 @@ func graphPeers(g *synth.Graph) []synth.Peer {
 
 // excessSweep asks, for one subject, about every peer and port.
 type excessSweep struct {
+	hostAlways bool
 	eng        *engine
 	ids        *identities
 	peers      []synth.Peer
@@ -248,6 +259,10 @@ func (s *excessSweep) subject(subj synth.Peer) error {
 // protocol between a resolver and its server is allowed by design.
 func (s *excessSweep) classify(k synth.ConnKey, side string, dnsPair bool) {
 	f := Finding{From: k.From, To: k.To, Port: k.Port, Side: side}
+	if s.hostAlways && side == "ingress" && k.From == synth.EntityPeer(synth.EntityHost) {
+		s.res.HostAllowed++
+		return
+	}
 	if isDNS(k.Port) && dnsPair {
 		s.res.ByDesign = append(s.res.ByDesign, f)
 		return
@@ -286,4 +301,16 @@ func FromFiles(files []synth.File) (*Policies, error) {
 		ps.Files++
 	}
 	return ps, nil
+}
+
+// setLocalhostMode sets the one agent option the policy engine reads from
+// Cilium's process-wide configuration: whether the host may always reach
+// its local pods. Cilium resolves allow-localhost=auto to always in
+// Kubernetes, and the engine must agree with the cluster it models.
+func setLocalhostMode(byPolicy bool) {
+	mode := option.AllowLocalhostAlways
+	if byPolicy {
+		mode = option.AllowLocalhostPolicy
+	}
+	option.Config.UnsafeDaemonConfigOption.AllowLocalhost = mode
 }
