@@ -58,7 +58,7 @@ func (g *Graph) serviceMap() serviceMap {
 			l.uncertain = true
 		}
 		if !e.Allowed() {
-			port += " (dropped)"
+			port += " (denied)"
 		} else {
 			l.dropped = false
 		}

@@ -34,7 +34,7 @@ func TestWriteDOT(t *testing.T) {
 	"p0" [ label="203.0.113.7/32", shape="ellipse",  weight=0 ];
 	"p2" [ label="cart", shape="box",  weight=0 ];
 	"p3" [ label="frontend", shape="box",  weight=0 ];
-	"p3" -> "p0" [ color="red", label="443/TCP (dropped)",  weight=0 ];
+	"p3" -> "p0" [ color="red", label="443/TCP (denied)",  weight=0 ];
 	"p3" -> "p2" [ label="8080/TCP\n9090/TCP\n8125/UDP?", style="dashed",  weight=0 ];
 	subgraph "cluster_shop" { label="shop"; "p2"; "p3"; }
 }
@@ -55,7 +55,7 @@ func TestWriteMermaid(t *testing.T) {
     p2["cart"]
     p3["frontend"]
   end
-  p3 -->|"443/TCP (dropped)"| p0
+  p3 -->|"443/TCP (denied)"| p0
   p3 -.->|"8080/TCP, 9090/TCP, 8125/UDP?"| p2
 `
 	if diff := cmp.Diff(want, buf.String()); diff != "" {
