@@ -95,3 +95,10 @@ $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd &:
 	rmdir $(K8S_BIN)/.tmp
 
 unit: testbin
+
+# Bounded fuzzing of the live client's protobuf wire decoder, seeded from
+# the shared captures.
+.PHONY: fuzz-wire
+fuzz: fuzz-wire
+fuzz-wire:
+	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) ./pkg/observe

@@ -1,0 +1,65 @@
+package observe
+
+import (
+	"testing"
+	"time"
+
+	flowpb "github.com/cilium/cilium/api/v1/flow"
+)
+
+// TestResumeRequest checks what a reconnect asks for: the same query,
+// resumed from the last delivered time, owing what is still owed.
+func TestResumeRequest(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	filters := []*flowpb.FlowFilter{{SourcePod: []string{"shop/"}}}
+	tests := []struct {
+		name       string
+		opts       GRPCOptions
+		delivered  uint64
+		atBoundary int // flows delivered at the boundary time; 0 means no flow yet
+		wantNumber uint64
+		wantFirst  bool
+		wantSince  time.Time
+	}{
+		{name: "first stream is the user's", opts: GRPCOptions{Number: 20, First: true, Since: t0}, wantNumber: 20, wantFirst: true, wantSince: t0},
+		{name: "follow resumes from the boundary", opts: GRPCOptions{Follow: true}, delivered: 10, atBoundary: 2, wantSince: t0.Add(time.Minute)},
+		{name: "follow after --last N reads everything since", opts: GRPCOptions{Follow: true, Number: 50}, delivered: 60, atBoundary: 1, wantSince: t0.Add(time.Minute)},
+		{name: "--last N owes the rest plus the repeats", opts: GRPCOptions{Number: 100}, delivered: 40, atBoundary: 3, wantNumber: 63, wantSince: t0.Add(time.Minute)},
+		{name: "--first N counts forward from the boundary", opts: GRPCOptions{Number: 10, First: true}, delivered: 4, atBoundary: 1, wantNumber: 7, wantSince: t0.Add(time.Minute)},
+		{name: "all since a time", opts: GRPCOptions{Since: t0}, delivered: 5, atBoundary: 1, wantSince: t0.Add(time.Minute)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Whitelist = filters
+			s := &GRPCSource{opts: tt.opts, boundary: newBoundary(), delivered: tt.delivered}
+			for i := 0; i < tt.atBoundary; i++ {
+				s.boundary.add(t0.Add(time.Minute), uint64(i))
+			}
+			req := s.request()
+			if req.GetNumber() != tt.wantNumber || req.GetFirst() != tt.wantFirst || req.GetFollow() != tt.opts.Follow {
+				t.Errorf("number %d first %v follow %v; want %d %v %v", req.GetNumber(), req.GetFirst(), req.GetFollow(), tt.wantNumber, tt.wantFirst, tt.opts.Follow)
+			}
+			if !req.GetSince().AsTime().Equal(tt.wantSince) {
+				t.Errorf("since %v, want %v", req.GetSince().AsTime(), tt.wantSince)
+			}
+			if len(req.GetWhitelist()) != 1 || req.GetWhitelist()[0] != filters[0] {
+				t.Errorf("whitelist %v: want the user's filters sent again", req.GetWhitelist())
+			}
+		})
+	}
+}
+
+func TestBoundaryKeepsOnlyTheLatestTimestamp(t *testing.T) {
+	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	b := newBoundary()
+	b.add(t0, 1)
+	b.add(t0, 2)
+	b.add(t0.Add(-time.Second), 3) // late flow from another node: ignored
+	if !b.has(1) || !b.has(2) || b.has(3) || !b.time.Equal(t0) {
+		t.Fatalf("boundary %v %v: want flows 1 and 2 at %v", b.time, b.seen, t0)
+	}
+	b.add(t0.Add(time.Nanosecond), 4)
+	if b.has(1) || !b.has(4) || len(b.seen) != 1 {
+		t.Fatalf("a later flow must reset the boundary: %v", b.seen)
+	}
+}
