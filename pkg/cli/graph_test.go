@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
+)
+
+func TestGraphTextOnTheLegacyCapture(t *testing.T) {
+	capture := sharedflows.Path(t, "multiubuntu-gke/flows-template-verbose.json")
+	code, out, stderr := run(t, "", "graph", "-o", "text", capture)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want := []string{
+		"remote-node -> multiubuntu/ubuntu-4-deployment 8080/TCP flows=7 verdicts=forwarded direction=observed mirror-of=multiubuntu/ubuntu-1-deployment",
+		"multiubuntu/ubuntu-1-deployment -> kube-system/kube-dns 53/UDP flows=4 verdicts=forwarded direction=observed",
+		"multiubuntu/ubuntu-1-deployment -> multiubuntu/ubuntu-4-deployment 8080/TCP flows=5 verdicts=forwarded direction=observed",
+	}
+	if diff := cmp.Diff(want, strings.Split(strings.TrimSpace(out), "\n")); diff != "" {
+		t.Errorf("graph -o text (-want +got):\n%s", diff)
+	}
+}
+
+// Two learners sharded by node, merged, give the graph of one learner
+// over every node.
+func TestGraphShardsMergeToTheWhole(t *testing.T) {
+	capture := sharedflows.Path(t, "multiubuntu-gke/flows-template-verbose.json")
+	dir := t.TempDir()
+	a, b, merged := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json"), filepath.Join(dir, "merged.json")
+	for _, c := range [][]string{
+		{"graph", "-o", "text", "--node-name", "gke-darkload-darkload-nodepool-b53fdd70-vmvy", "--save", a, capture},
+		{"graph", "-o", "text", "--node-name", "gke-darkload-darkload-nodepool-b53fdd70-wguc", "--save", b, capture},
+		{"merge", "-o", merged, b, a},
+	} {
+		if code, _, stderr := run(t, "", c...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c, code, stderr)
+		}
+	}
+	_, whole, _ := run(t, "", "graph", "-o", "text", capture)
+	code, fromMerged, stderr := run(t, "", "graph", "-o", "text", "--load", merged)
+	if code != 0 {
+		t.Fatalf("graph --load: exit %d: %s", code, stderr)
+	}
+	if diff := cmp.Diff(whole, fromMerged); diff != "" {
+		t.Errorf("merged shards differ from the whole (-whole +merged):\n%s", diff)
+	}
+	// merge writes to standard output without -o, and reads "-".
+	data, err := os.ReadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, string(data), "merge", "-", a)
+	if code != 0 || !strings.HasPrefix(out, "{\n \"version\": 1,") {
+		t.Errorf("merge - a: exit %d, stderr %s, output %.60q", code, stderr, out)
+	}
+}
+
+func TestGraphErrors(t *testing.T) {
+	dir := t.TempDir()
+	future := filepath.Join(dir, "future.json")
+	if err := os.WriteFile(future, []byte(`{"version": 9}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"graph", "-o", "svg", "-"}, `unknown output format "svg"`},
+		{[]string{"graph", "--cluster-cidr", "10.0.0.0/33", "-"}, "--cluster-cidr"},
+		{[]string{"graph", "--cidr-prefix-v4", "40", "-"}, "--cidr-prefix-v4 40: must be between 0 and 32"},
+		{[]string{"merge", future}, future + ": version 9 is not supported"},
+		{[]string{"graph", "--load", filepath.Join(dir, "missing.json")}, "missing.json"},
+	}
+	for _, tc := range tests {
+		code, _, stderr := run(t, "", tc.args...)
+		if code == 0 || !strings.Contains(stderr, tc.wantErr) {
+			t.Errorf("%v: exit %d, stderr %q, want an error containing %q", tc.args, code, stderr, tc.wantErr)
+		}
+	}
+}
