@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,10 +30,18 @@ func (pl *Plan) Files(format Format) ([]File, []string, error) {
 	for _, ns := range pl.Namespaces {
 		var docs []any
 		if format.Kubernetes() {
-			docs = append(docs, KubernetesDefaultDeny(ns))
+			np := KubernetesDefaultDeny(ns)
+			if err := ValidateNetworkPolicy(np); err != nil {
+				return nil, nil, err
+			}
+			docs = append(docs, np)
 		}
 		if format.Cilium() {
-			docs = append(docs, CiliumDefaultDeny(ns))
+			cnp := CiliumDefaultDeny(ns)
+			if err := cnp.Spec.Sanitize(); err != nil {
+				return nil, nil, fmt.Errorf("default-deny for %s: Cilium rejects it: %w", ns, err)
+			}
+			docs = append(docs, cnp)
 		}
 		data, err := marshalDocs(docs)
 		if err != nil {
@@ -87,6 +96,9 @@ func policyFileName(workload string) string {
 
 func kustomization(resources []string) []byte {
 	var b bytes.Buffer
+	// The comment marks the file as netpolgen's, so a later run may
+	// remove it when its namespace has gone.
+	b.WriteString("# " + ManagedByLabel + ": " + ManagedByValue + "\n")
 	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
 	for _, r := range resources {
 		fmt.Fprintf(&b, "- %s\n", r)
@@ -125,12 +137,15 @@ func marshalDocs(docs []any) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// WriteFiles writes files under dir, creating folders as needed, and
-// leaves a file untouched when its bytes are unchanged so a re-run shows
+// WriteFiles writes files under dir, creating folders as needed. A file
+// whose bytes are unchanged is left alone, and a policy file netpolgen
+// wrote before that is no longer generated is removed, so a re-run shows
 // in git only where policy changed.
 func WriteFiles(dir string, files []File) error {
+	keep := map[string]bool{}
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		keep[p] = true
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, f.Data) {
 			continue
 		}
@@ -141,5 +156,27 @@ func WriteFiles(dir string, files []File) error {
 			return fmt.Errorf("write policies: %w", err)
 		}
 	}
-	return nil
+	return pruneStale(dir, keep)
+}
+
+// pruneStale removes YAML files under dir that carry netpolgen's
+// managed-by label but were not written this time; files anyone else
+// wrote are never touched.
+func pruneStale(dir string, keep map[string]bool) error {
+	marker := []byte(ManagedByLabel + ": " + ManagedByValue)
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || keep[p] || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("prune stale policies: %w", err)
+		}
+		if bytes.Contains(data, marker) {
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("prune stale policies: %w", err)
+			}
+		}
+		return nil
+	})
 }

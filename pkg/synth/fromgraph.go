@@ -165,7 +165,7 @@ func (c *converter) coverage() {
 	for _, n := range cov.LostEvents {
 		w.LostEvents += n
 	}
-	w.NoDirection = cov.UndirectedFlows
+	w.NoDirection, w.Guessed = cov.UndirectedFlows, cov.GuessedFlows
 	for _, e := range c.g.Edges {
 		if !e.FirstSeen.IsZero() && (w.Start.IsZero() || e.FirstSeen.Before(w.Start)) {
 			w.Start = e.FirstSeen
@@ -180,9 +180,6 @@ func (c *converter) coverage() {
 	}
 	if cov.InClusterWorldFlows > 0 {
 		c.note(fmt.Sprintf("%d flows showed pods as world (their identity was not resolved on the observing node)", cov.InClusterWorldFlows))
-	}
-	if cov.GuessedFlows > 0 {
-		c.note(fmt.Sprintf("%d flows had their direction guessed from port numbers", cov.GuessedFlows))
 	}
 }
 

@@ -31,8 +31,10 @@ type Window struct {
 	Flows      uint64
 	// LostEvents counts events Hubble reported lost during learning.
 	LostEvents uint64
-	// NoDirection counts flows whose direction could not be told.
+	// NoDirection counts flows that said nothing about their direction;
+	// Guessed of them were oriented by port numbers alone.
 	NoDirection uint64
+	Guessed     uint64
 	// Notes are coverage warnings from earlier stages, said as is.
 	Notes []string
 }

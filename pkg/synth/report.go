@@ -130,8 +130,9 @@ func writeWarnings(b *bytes.Buffer, in ReportInput) {
 	if g.Window.LostEvents > 0 {
 		ws = append(ws, fmt.Sprintf("Hubble lost %d events during learning: connections may be missing.", g.Window.LostEvents))
 	}
-	if g.Window.NoDirection > 0 {
-		ws = append(ws, fmt.Sprintf("%d flows had no direction (no is_reply and no handshake seen).", g.Window.NoDirection))
+	if n := g.Window.NoDirection; n > 0 {
+		ws = append(ws, fmt.Sprintf("%d flows said nothing about their direction (no is_reply, no handshake): %d were oriented by the rest of the capture, %d guessed from port numbers.",
+			n, n-g.Window.Guessed, g.Window.Guessed))
 	}
 	ws = append(ws, g.Window.Notes...)
 	for _, ns := range pl.Namespaces {

@@ -100,6 +100,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	setLocalhostMode(opts.LocalhostByPolicy)
 	peers := graphPeers(g)
 	ids, err := newIdentities(g, peers)
 	if err != nil {
