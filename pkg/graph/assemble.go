@@ -141,11 +141,12 @@ func mergeEdge(a, b Edge, maxL7 int) Edge {
 	foldTime(&a.FirstSeen, &a.LastSeen, b.LastSeen)
 	a.Verdicts |= b.Verdicts
 	a.Direction = min(a.Direction, b.Direction)
-	var c1, c2, c3 bool
+	var c1, c2, c3, c4 bool
 	a.Services, c1 = unionCapped(a.Services, b.Services, maxL7)
 	a.HTTP, c2 = unionCapped(a.HTTP, b.HTTP, maxL7)
 	a.DNSNames, c3 = unionCapped(a.DNSNames, b.DNSNames, maxL7)
-	a.L7Truncated = a.L7Truncated || b.L7Truncated || c1 || c2 || c3
+	a.DNSQueries, c4 = unionCapped(a.DNSQueries, b.DNSQueries, maxL7)
+	a.L7Truncated = a.L7Truncated || b.L7Truncated || c1 || c2 || c3 || c4
 	a.sample, _ = unionCapped(a.sample, b.sample, sampleSize)
 	return a
 }

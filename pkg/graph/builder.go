@@ -177,7 +177,7 @@ func (b *Builder) addDirected(f *observe.Flow, src, dst int32, dir flowDirection
 			b.addEvidence(&e.HTTP, httpEvidence(h.Method, h.URL), e)
 		}
 		if d := f.L7.DNS; d != nil && d.Query != "" {
-			b.addEvidence(&e.DNSNames, dnsName(d.Query), e)
+			b.addEvidence(&e.DNSQueries, dnsName(d.Query), e)
 		}
 	}
 }

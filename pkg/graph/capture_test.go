@@ -120,7 +120,7 @@ func TestBookinfoEdges(t *testing.T) {
 	// productpage looks up the services it calls (ratings, the curl
 	// source, is the one that looks up productpage).
 	wantNames := []string{"details.bookinfo.svc.cluster.local", "reviews.bookinfo.svc.cluster.local"}
-	if diff := cmp.Diff(wantNames, dns.DNSNames); diff != "" {
+	if diff := cmp.Diff(wantNames, dns.DNSQueries); diff != "" {
 		t.Errorf("productpage -> kube-dns names (-want +got):\n%s", diff)
 	}
 }

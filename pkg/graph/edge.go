@@ -43,9 +43,12 @@ type Edge struct {
 	Services []string
 	// HTTP are method and path templates seen ("GET /reviews/{id}").
 	HTTP []string
-	// DNSNames are the names queried over the edge (for DNS servers) or
-	// that the destination answered to (for external peers).
+	// DNSNames are names the destination answered to, from the flows'
+	// destination_names (for external peers).
 	DNSNames []string
+	// DNSQueries are the names looked up over the edge (the edge to a
+	// DNS server), from L7 DNS records.
+	DNSQueries []string
 	// L7Truncated says some L7 evidence was left out (MaxL7).
 	L7Truncated bool
 

@@ -208,6 +208,16 @@ func TestExternalPeersGetDNSNamesWhileTheTTLHolds(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("external names (-want +got):\n%s", diff)
 	}
+	// Queries to a DNS server out in the world are what was asked, not
+	// names of the server.
+	resolver := buildFrom(t, Options{}, flowSpec{
+		src: client, dst: reserved("world"), srcIP: clientIP, dstIP: "8.8.8.8", proto: observe.ProtoUDP, srcPort: 40000, dstPort: 53,
+		l7: &observe.L7{Type: flowpb.L7FlowType_REQUEST, DNS: &observe.DNS{Query: "api.example.com."}},
+	})
+	if e, p := resolver.Edges[0], resolver.Peers[resolver.Edges[0].To]; len(e.DNSNames) != 0 || len(p.DNSNames) != 0 ||
+		!cmp.Equal(e.DNSQueries, []string{"api.example.com"}) {
+		t.Errorf("resolver edge names %v, queries %v, peer names %v; want only the query", e.DNSNames, e.DNSQueries, p.DNSNames)
+	}
 	if len(g.DNS) != 2 || g.DNS[0].Name != "api.example.com" || g.DNS[0].TTL != 30 {
 		t.Errorf("DNS records = %+v", g.DNS)
 	}

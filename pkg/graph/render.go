@@ -276,6 +276,8 @@ type jsonEdge struct {
 	Services  []string `json:"services,omitempty"`
 	HTTP      []string `json:"http,omitempty"`
 	DNSNames  []string `json:"dns_names,omitempty"`
+	// DNSQueries are names looked up over the edge.
+	DNSQueries []string `json:"dns_queries,omitempty"`
 }
 
 // WriteJSON writes the service map as JSON: nodes by peer key and every
@@ -291,7 +293,8 @@ func (g *Graph) WriteJSON(w io.Writer) error {
 		e := &g.Edges[i]
 		out.Edges = append(out.Edges, jsonEdge{From: g.Peers[e.From].Key(), To: g.Peers[e.To].Key(), Protocol: e.Protocol.String(),
 			Port: e.Port, ICMPType: e.ICMPType, Flows: e.Count, Verdicts: e.Verdicts.Names(), Allowed: e.Allowed(),
-			Uncertain: e.Uncertain, Mirror: e.Mirror, Services: e.Services, HTTP: e.HTTP, DNSNames: e.DNSNames})
+			Uncertain: e.Uncertain, Mirror: e.Mirror, Services: e.Services, HTTP: e.HTTP, DNSNames: e.DNSNames,
+			DNSQueries: e.DNSQueries})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

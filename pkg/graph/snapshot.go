@@ -63,6 +63,7 @@ type edgeRecord struct {
 	Services    []string `json:"services,omitempty"`
 	HTTP        []string `json:"http,omitempty"`
 	DNSNames    []string `json:"dns_names,omitempty"`
+	DNSQueries  []string `json:"dns_queries,omitempty"`
 	L7Truncated bool     `json:"l7_truncated,omitempty"`
 	Sample      []uint64 `json:"sample,omitempty"`
 	// Derived.
@@ -104,7 +105,7 @@ func (g *Graph) Save(w io.Writer) error {
 			From: keys[e.From], To: keys[e.To], Protocol: e.Protocol.String(), Port: e.Port, ICMPType: e.ICMPType,
 			Count: e.Count, Dropped: e.Dropped, Answered: e.Answered, FirstSeen: formatTime(e.FirstSeen), LastSeen: formatTime(e.LastSeen),
 			Verdicts: e.Verdicts.Names(), Direction: e.Direction.String(), Services: e.Services, HTTP: e.HTTP,
-			DNSNames: e.DNSNames, L7Truncated: e.L7Truncated, Sample: e.sample, Uncertain: e.Uncertain,
+			DNSNames: e.DNSNames, DNSQueries: e.DNSQueries, L7Truncated: e.L7Truncated, Sample: e.sample, Uncertain: e.Uncertain,
 		}
 		if r.Verdicts == nil {
 			r.Verdicts = []string{}
@@ -264,7 +265,7 @@ func (r *edgeRecord) edge(index map[string]PeerID) (Edge, error) {
 	return Edge{
 		From: from, To: to, Protocol: proto, Port: r.Port, ICMPType: r.ICMPType, Count: r.Count, Dropped: r.Dropped, Answered: r.Answered,
 		FirstSeen: first, LastSeen: last, Verdicts: verdicts, Direction: dir, Services: canonical(r.Services), HTTP: canonical(r.HTTP),
-		DNSNames: canonical(r.DNSNames), L7Truncated: r.L7Truncated, sample: canonical(r.Sample), MirrorOf: NoPeer,
+		DNSNames: canonical(r.DNSNames), DNSQueries: canonical(r.DNSQueries), L7Truncated: r.L7Truncated, sample: canonical(r.Sample), MirrorOf: NoPeer,
 	}, nil
 }
 
