@@ -44,7 +44,7 @@ func TestFromGraph(t *testing.T) {
 		edges = append(edges, e.From.String()+" -> "+e.To.String()+" "+e.Key().Port.String())
 	}
 	want := []string{
-		"shop/api -> shop/api-2 8080/TCP",       // the pod seen as world, named by the graph
+		"shop/api -> shop/api-2 8080/TCP",         // the pod seen as world, named by the graph
 		"shop/api -> fqdn:api.github.com 443/TCP", // one edge per DNS name
 		"shop/api -> fqdn:github.com 443/TCP",
 		"entity:host -> shop/api 8081/TCP",
