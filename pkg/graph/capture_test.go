@@ -94,8 +94,8 @@ func TestBookinfoEdges(t *testing.T) {
 	seenAs := map[string]string{}
 	for _, p := range g.Peers {
 		if p.Kind == KindExternal {
-			if !p.InClusterIP {
-				t.Errorf("%s: a pod IP seen as world is not flagged InClusterIP", p.Key())
+			if !p.InClusterIP || p.InClusterReason != SeenAsWorkload {
+				t.Errorf("%s: a pod IP seen as world is not flagged as seen as a workload (%v, %s)", p.Key(), p.InClusterIP, p.InClusterReason)
 			}
 			seenAs[p.CIDR.String()] = g.Peers[p.SeenAs].String()
 		}

@@ -14,7 +14,7 @@ import (
 func (g *Graph) derive() {
 	for i := range g.Peers {
 		p := &g.Peers[i]
-		p.InClusterIP, p.SeenAs = false, NoPeer
+		p.InClusterIP, p.InClusterReason, p.SeenAs = false, NotInCluster, NoPeer
 		p.DNSNames = slices.Clone(p.names)
 	}
 	g.Coverage.UncertainEdges, g.Coverage.InClusterWorldFlows, g.Coverage.MirrorFlows = 0, 0, 0
@@ -55,27 +55,31 @@ func (g *Graph) flagPodAddresses() {
 	}
 	slices.SortFunc(podRanges, comparePrefix)
 	podRanges = slices.Compact(podRanges)
-	ranges := append(podRanges, g.Options.ClusterCIDRs...)
+	overlaps := func(ranges []netip.Prefix, p netip.Prefix) bool {
+		for _, r := range ranges {
+			if r.Overlaps(p) {
+				return true
+			}
+		}
+		return false
+	}
 	for i := range g.Peers {
 		p := &g.Peers[i]
 		if p.Kind != KindExternal {
 			continue
 		}
-		if p.CIDR.IsSingleIP() {
-			if o := owners[p.CIDR.Addr()]; len(o) > 0 {
-				p.InClusterIP = true
-				if len(o) == 1 {
-					p.SeenAs = g.PeerByKey(o[0])
-				}
-				continue
+		switch o := owners[p.CIDR.Addr()]; {
+		case p.CIDR.IsSingleIP() && len(o) > 0:
+			p.InClusterReason = SeenAsWorkload
+			if len(o) == 1 {
+				p.SeenAs = g.PeerByKey(o[0])
 			}
+		case overlaps(g.Options.ClusterCIDRs, p.CIDR):
+			p.InClusterReason = InClusterCIDR
+		case overlaps(podRanges, p.CIDR):
+			p.InClusterReason = NearPods
 		}
-		for _, r := range ranges {
-			if r.Overlaps(p.CIDR) {
-				p.InClusterIP = true
-				break
-			}
-		}
+		p.InClusterIP = p.InClusterReason != NotInCluster
 	}
 }
 

@@ -11,8 +11,8 @@
 //
 //	g.Peers          []Peer   sorted by Peer.Key; an edge names peers by index
 //	g.Edges          []Edge   sorted by (From, To, Protocol, Port, ICMPType)
-//	g.PolicyEdges()  []Edge   the edges a policy should allow: not mirrors,
-//	                          not dropped-only (uncertain ones included,
+//	g.PolicyEdges()  []Edge   the edges a policy should allow: Allowed()
+//	                          and not Mirror (uncertain ones included,
 //	                          check Edge.Uncertain)
 //	g.DNS            []DNSRecord  name -> answered IPs, TTL, when seen
 //	g.Coverage       Coverage     lost events, replies, undirected flows...
@@ -38,8 +38,10 @@
 //     the names it answered to. InClusterIP says the address looks like a
 //     pod's (it was seen as a workload in this graph, or lies in a pod
 //     range): Cilium did not resolve its identity on the observing node, so
-//     a policy must not freeze it into an ipBlock. SeenAs is the workload
-//     the same address was seen as in this graph, or NoPeer.
+//     a policy must not freeze it into an ipBlock; InClusterReason says
+//     why (seen as a workload, in Options.ClusterCIDRs, or only near pods).
+//     SeenAs is the workload the same address was seen as in this graph,
+//     or NoPeer.
 //
 // # Identity rules
 //

@@ -236,4 +236,19 @@ func TestCIDRAggregationAndClusterRanges(t *testing.T) {
 	if !g.Peers[g.Edges[0].To].InClusterIP || g.Peers[g.Edges[1].To].InClusterIP {
 		t.Errorf("InClusterIP: 10.96.0.0/24 should be flagged, 203.0.113.0/24 not")
 	}
+
+	// Without aggregation: an address next to a pod is a guess, one in a
+	// cluster range is not.
+	g = buildFrom(t, Options{ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.96.0.0/12")}},
+		toWorld("10.0.1.77"), toWorld("10.96.0.10"), toWorld("203.0.113.7"))
+	reasons := map[string]string{}
+	for _, p := range g.Peers {
+		if p.Kind == KindExternal {
+			reasons[p.CIDR.String()] = p.InClusterReason.String()
+		}
+	}
+	want2 := map[string]string{"10.0.1.77/32": "near-pods", "10.96.0.10/32": "cluster-cidr", "203.0.113.7/32": ""}
+	if diff := cmp.Diff(want2, reasons); diff != "" {
+		t.Errorf("in-cluster reasons (-want +got):\n%s", diff)
+	}
 }

@@ -74,8 +74,9 @@ type Peer struct {
 	DNSNames []string
 	// InClusterIP flags an external address that looks like a pod's: seen
 	// as a workload in this graph, or inside Options.ClusterCIDRs or a pod
-	// range (/24, /64) a workload was seen in.
-	InClusterIP bool
+	// range (/24, /64) a workload was seen in. InClusterReason says which.
+	InClusterIP     bool
+	InClusterReason InClusterReason
 	// SeenAs is the workload this address was also seen as in the graph,
 	// or NoPeer (none, or more than one).
 	SeenAs PeerID
@@ -86,6 +87,31 @@ type Peer struct {
 	// names are destination_names seen for an external peer (state;
 	// DNSNames adds the DNS-derived ones).
 	names []string
+}
+
+// InClusterReason is why an external address was taken for a pod's.
+type InClusterReason uint8
+
+const (
+	// NotInCluster: nothing says the address is a pod's.
+	NotInCluster InClusterReason = iota
+	// SeenAsWorkload: the same address was seen as a workload.
+	SeenAsWorkload
+	// InClusterCIDR: the address is inside Options.ClusterCIDRs.
+	InClusterCIDR
+	// NearPods: the address shares a /24 (/64) with pods seen in the
+	// graph, a guess that can be wrong where pods and machines share
+	// subnets (AWS VPC CNI); --cluster-cidr makes it exact.
+	NearPods
+)
+
+var inClusterReasonNames = [...]string{"", "seen-as-workload", "cluster-cidr", "near-pods"}
+
+func (r InClusterReason) String() string {
+	if int(r) < len(inClusterReasonNames) {
+		return inClusterReasonNames[r]
+	}
+	return "unknown"
 }
 
 // Key is the peer's stable, unique name, used to sort peers and in

@@ -44,6 +44,7 @@ type peerRecord struct {
 	// Derived.
 	DNSNames    []string `json:"dns_names,omitempty"`
 	InClusterIP bool     `json:"in_cluster_ip,omitempty"`
+	InCluster   string   `json:"in_cluster_reason,omitempty"`
 	SeenAs      string   `json:"seen_as,omitempty"`
 }
 
@@ -90,7 +91,7 @@ func (g *Graph) Save(w io.Writer) error {
 		r := peerRecord{
 			Key: keys[i], Kind: p.Kind.String(), Namespace: p.Namespace, Labels: p.Labels, Name: p.Name,
 			ServiceAccount: p.ServiceAccount, Entity: p.Entity, SelectorIncomplete: p.SelectorIncomplete,
-			SeenNames: p.names, DNSNames: p.DNSNames, InClusterIP: p.InClusterIP,
+			SeenNames: p.names, DNSNames: p.DNSNames, InClusterIP: p.InClusterIP, InCluster: p.InClusterReason.String(),
 		}
 		if p.Kind == KindExternal {
 			r.CIDR = p.CIDR.String()

@@ -38,7 +38,7 @@ func (g *Graph) WriteText(w io.Writer) error {
 			sb.WriteString(" not-allowed")
 		}
 		if p := &g.Peers[e.To]; p.InClusterIP {
-			sb.WriteString(" to-in-cluster-ip")
+			sb.WriteString(" to-in-cluster-ip:" + p.InClusterReason.String())
 			if p.SeenAs != NoPeer {
 				sb.WriteString("(seen-as " + g.Peers[p.SeenAs].String() + ")")
 			}
