@@ -13,8 +13,10 @@ import (
 // endpointInfo is what an endpoint's namespace and labels say about the
 // peer, worked out once per distinct label set.
 type endpointInfo struct {
+	// namespace and labels are the endpoint's as given, for verifying a
+	// hash hit.
 	namespace string
-	labels    []string // for verifying a hash hit
+	labels    []string
 
 	// skip is why flows touching this endpoint are left out ("health").
 	skip string
@@ -37,6 +39,9 @@ type identities struct {
 	peerIndex map[string]int32
 	infos     map[uint64][]*endpointInfo
 	byAddress map[netip.Prefix]int32
+	// world is reserved:world's peer once a world endpoint without an
+	// address was seen, else -1.
+	world int32
 
 	// recent is a fixed-size cache from a labels slice's backing array
 	// to its info: decoders share one slice per distinct endpoint, so
@@ -65,6 +70,7 @@ func newIdentities(opts Options) *identities {
 		peerIndex: map[string]int32{},
 		infos:     map[uint64][]*endpointInfo{},
 		byAddress: map[netip.Prefix]int32{},
+		world:     -1,
 	}
 }
 
@@ -78,7 +84,10 @@ func (ids *identities) resolve(ep *observe.Endpoint, addr netip.Addr) (int32, st
 	case info.byAddress:
 		if !addr.IsValid() {
 			if info.world {
-				return ids.intern(Peer{Kind: KindReserved, Entity: EntityWorld, SeenAs: NoPeer}), ""
+				if ids.world < 0 {
+					ids.world = ids.intern(Peer{Kind: KindReserved, Entity: EntityWorld, SeenAs: NoPeer})
+				}
+				return ids.world, ""
 			}
 			return -1, "no-address"
 		}
@@ -187,7 +196,6 @@ func (ids *identities) newInfo(namespace string, labels []string) *endpointInfo 
 		in.ownerNamed = true
 		p.SelectorIncomplete = len(p.Labels) == 0
 	}
-	in.namespace = namespace
 	in.peer = ids.intern(p)
 	return in
 }

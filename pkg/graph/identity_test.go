@@ -180,3 +180,25 @@ func TestOwnerFromPodName(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint that names its namespace only by label is still one entry
+// however often it is seen (the cache must key by what it was given).
+func TestEndpointsWithoutNamespaceFieldAreCached(t *testing.T) {
+	ids := newIdentities(Options{}.normalized())
+	for range 100 {
+		ep := pod("shop", "cart-5c9f7d6b8-bbbbb", "app=cart")
+		ep.Namespace = ""
+		ep.Labels = append([]string(nil), ep.Labels...) // a fresh slice, as an uncached decoder gives
+		id, _ := ids.resolve(&ep, netip.Addr{})
+		if got := ids.peers[id].Key(); got != "workload:shop/app=cart" {
+			t.Fatalf("key = %q", got)
+		}
+	}
+	n := 0
+	for _, infos := range ids.infos {
+		n += len(infos)
+	}
+	if n != 1 {
+		t.Errorf("%d cached infos, want 1", n)
+	}
+}
