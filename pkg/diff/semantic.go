@@ -1,0 +1,178 @@
+package diff
+
+import (
+	"fmt"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"github.com/netpolgen/netpolgen/pkg/synth"
+	"github.com/netpolgen/netpolgen/pkg/verify"
+)
+
+// Connection is one observed connection whose verdict changes.
+type Connection struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Port string `json:"port"`
+	// Side says whose policy denies it: "egress" (From's), "ingress"
+	// (To's) or "both"; after applying for a newly denied connection,
+	// now for a newly allowed one.
+	Side string `json:"side"`
+}
+
+func (c Connection) String() string { return fmt.Sprintf("%s -> %s %s", c.From, c.To, c.Port) }
+
+// SemanticResult compares the verdicts of the observed connections.
+type SemanticResult struct {
+	// Observed counts the connections checked.
+	Observed int `json:"observed"`
+	// NewlyDenied would break: allowed now, denied once applied.
+	NewlyDenied []Connection `json:"newly_denied"`
+	// NewlyAllowed are denied now and allowed once applied.
+	NewlyAllowed []Connection `json:"newly_allowed"`
+	// UnchangedAllowed and UnchangedDenied keep their verdict.
+	UnchangedAllowed int `json:"unchanged_allowed"`
+	UnchangedDenied  int `json:"unchanged_denied"`
+	// Unchecked are connections without ports (ICMP) the engine cannot
+	// look up.
+	Unchecked int      `json:"unchecked,omitempty"`
+	Notes     []string `json:"notes,omitempty"`
+}
+
+// Changed reports whether any verdict changes.
+func (r *SemanticResult) Changed() bool { return len(r.NewlyDenied)+len(r.NewlyAllowed) > 0 }
+
+// Semantic looks up every observed connection of g in Cilium's policy
+// engine (as verify does) under the current policies and under the
+// current policies with the proposed ones applied on top: an object with
+// the same kind, namespace and name is replaced, others are added, none
+// is removed.
+func Semantic(g *synth.Graph, current, proposed []*unstructured.Unstructured) (*SemanticResult, error) {
+	res := &SemanticResult{}
+	after := Overlay(current, proposed)
+	nowPolicies, skipped, err := toVerify(current)
+	if err != nil {
+		return nil, fmt.Errorf("current policies: %w", err)
+	}
+	afterPolicies, skippedAfter, err := toVerify(after)
+	if err != nil {
+		return nil, fmt.Errorf("proposed policies: %w", err)
+	}
+	if skipped+skippedAfter > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d CiliumClusterwideNetworkPolicies (current) and %d (after applying) are not part of the semantic diff: the verification engine reads namespaced policies only", skipped, skippedAfter))
+	}
+	// Only the observed connections matter here, so the excess sweep
+	// over never-observed ones is turned off.
+	opts := verify.Options{Subjects: func(synth.WorkloadRef) bool { return false }}
+	now, err := verify.Verify(g, nowPolicies, opts)
+	if err != nil {
+		return nil, fmt.Errorf("verdicts under the current policies: %w", err)
+	}
+	then, err := verify.Verify(g, afterPolicies, opts)
+	if err != nil {
+		return nil, fmt.Errorf("verdicts under the proposed policies: %w", err)
+	}
+	deniedNow, deniedThen := deniedSet(now), deniedSet(then)
+	for k, f := range deniedThen {
+		if _, was := deniedNow[k]; !was {
+			res.NewlyDenied = append(res.NewlyDenied, connection(f))
+		}
+	}
+	for k, f := range deniedNow {
+		if _, still := deniedThen[k]; !still {
+			res.NewlyAllowed = append(res.NewlyAllowed, connection(f))
+		}
+	}
+	sortConnections(res.NewlyDenied)
+	sortConnections(res.NewlyAllowed)
+	res.Observed = now.Observed
+	res.UnchangedDenied = len(deniedNow) - len(res.NewlyAllowed)
+	res.UnchangedAllowed = res.Observed - res.UnchangedDenied - len(res.NewlyDenied) - len(res.NewlyAllowed)
+	res.Unchecked = now.Unchecked
+	return res, nil
+}
+
+// Overlay is the set of objects in force after applying proposed on top
+// of current.
+func Overlay(current, proposed []*unstructured.Unstructured) []*unstructured.Unstructured {
+	replaced := map[string]bool{}
+	for _, p := range proposed {
+		replaced[ObjectKey(p)] = true
+	}
+	var out []*unstructured.Unstructured
+	for _, c := range current {
+		if !replaced[ObjectKey(c)] {
+			out = append(out, c)
+		}
+	}
+	return append(out, proposed...)
+}
+
+// toVerify hands namespaced policies to the verification engine and
+// counts the cluster-wide ones it cannot take.
+func toVerify(objs []*unstructured.Unstructured) (*verify.Policies, int, error) {
+	ps := &verify.Policies{}
+	skipped := 0
+	for _, o := range objs {
+		if o.GetKind() == "CiliumClusterwideNetworkPolicy" {
+			skipped++
+			continue
+		}
+		data, err := yaml.Marshal(policyOnly(o))
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := ps.Add(ObjectKey(o), data); err != nil {
+			return nil, 0, err
+		}
+	}
+	return ps, skipped, nil
+}
+
+func deniedSet(r *verify.Result) map[synth.ConnKey]verify.Finding {
+	out := map[synth.ConnKey]verify.Finding{}
+	for _, list := range [][]verify.Finding{r.Denied, r.Inexpressible} {
+		for _, f := range list {
+			out[synth.ConnKey{From: f.From, To: f.To, Port: f.Port}] = f
+		}
+	}
+	return out
+}
+
+func connection(f verify.Finding) Connection {
+	return Connection{From: f.From.String(), To: f.To.String(), Port: f.Port.String(), Side: f.Side}
+}
+
+func sortConnections(cs []Connection) {
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].From != cs[j].From {
+			return cs[i].From < cs[j].From
+		}
+		if cs[i].To != cs[j].To {
+			return cs[i].To < cs[j].To
+		}
+		return cs[i].Port < cs[j].Port
+	})
+}
+
+// policyOnly keeps what decides verdicts (name, namespace, labels and
+// spec/specs), since live objects carry metadata the engine's strict
+// parsing does not know.
+func policyOnly(o *unstructured.Unstructured) map[string]any {
+	meta := map[string]any{"name": o.GetName()}
+	if ns := o.GetNamespace(); ns != "" {
+		meta["namespace"] = ns
+	}
+	if l := o.GetLabels(); len(l) > 0 {
+		meta["labels"] = l
+	}
+	out := map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "metadata": meta}
+	for _, f := range []string{"spec", "specs"} {
+		if v, ok := o.Object[f]; ok {
+			out[f] = v
+		}
+	}
+	return out
+}
