@@ -253,3 +253,24 @@ func TestForwardedAtEgressButDroppedAtIngressIsNotAllowed(t *testing.T) {
 		t.Errorf("answered: edge %+v, want allowed with one answer", e)
 	}
 }
+
+// Two connections seen both ways are two counterparts of the server
+// port, not four: below the fan-out threshold, so the port heuristic
+// decides and says it guessed.
+func TestFanOutCountsConnectionsNotDirections(t *testing.T) {
+	var specs []flowSpec
+	for _, port := range []uint16{40001, 40002} {
+		specs = append(specs,
+			with(toServer(port, observe.ProtoTCP), func(s *flowSpec) { s.flags = observe.FlagACK }),
+			with(fromServer(port, observe.ProtoTCP), func(s *flowSpec) { s.flags = observe.FlagACK }),
+		)
+	}
+	g := buildFrom(t, Options{}, specs...)
+	if len(g.Edges) != 1 || g.Edges[0].Direction != DirectionGuessed {
+		t.Errorf("edges %v direction %s, want one guessed edge", edgeLines(g, g.Edges), g.Edges[0].Direction)
+	}
+	g = buildFrom(t, Options{}, append(specs, with(toServer(40003, observe.ProtoTCP), func(s *flowSpec) { s.flags = observe.FlagACK }))...)
+	if len(g.Edges) != 1 || g.Edges[0].Direction != DirectionInferred {
+		t.Errorf("edges %v direction %s, want one inferred edge with a third client port", edgeLines(g, g.Edges), g.Edges[0].Direction)
+	}
+}

@@ -70,11 +70,20 @@ func (b *Builder) flushPending() {
 // undirected flows, how many distinct counterpart (peer, port) pairs it
 // talked to: a service port talks to many ephemeral ports, an ephemeral
 // port to one service port.
+// The same connection held both ways counts once.
 func (b *Builder) fanOut() map[portKey]int {
+	type pair struct{ self, other portKey }
+	seen := make(map[pair]struct{}, 2*len(b.pending))
 	fan := map[portKey]int{}
 	for k := range b.pending {
-		fan[portKey{peer: k.dst, port: k.dstPort, proto: k.proto}]++
-		fan[portKey{peer: k.src, port: k.srcPort, proto: k.proto}]++
+		src := portKey{peer: k.src, port: k.srcPort, proto: k.proto}
+		dst := portKey{peer: k.dst, port: k.dstPort, proto: k.proto}
+		for _, p := range [...]pair{{src, dst}, {dst, src}} {
+			if _, ok := seen[p]; !ok {
+				seen[p] = struct{}{}
+				fan[p.self]++
+			}
+		}
 	}
 	return fan
 }
