@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
@@ -77,6 +78,11 @@ func newIdentities(opts Options) *identities {
 // resolve returns the peer id for one side of a flow, or -1 and why the
 // flow should be skipped.
 func (ids *identities) resolve(ep *observe.Endpoint, addr netip.Addr) (int32, string) {
+	if len(ep.Labels) == 0 && ep.Identity > 0 && ep.Identity < minClusterIdentity {
+		// Some Hubble versions give a reserved identity's number
+		// without its label.
+		ep = &observe.Endpoint{Namespace: ep.Namespace, Labels: reservedLabel(ep.Identity)}
+	}
 	info := ids.info(ep)
 	switch {
 	case info.skip != "":
@@ -96,6 +102,20 @@ func (ids *identities) resolve(ep *observe.Endpoint, addr netip.Addr) (int32, st
 		ids.offerName(info.peer, ep)
 	}
 	return info.peer, ""
+}
+
+// minClusterIdentity is the first identity number Cilium allocates for
+// workloads; the ones below are reserved.
+const minClusterIdentity = 256
+
+// reservedLabel is the label of a reserved identity number (Cilium's
+// pkg/identity numbering).
+func reservedLabel(id uint32) []string {
+	names := [...]string{1: "host", 2: "world", 3: "unmanaged", 4: "health", 5: "init", 6: "remote-node", 7: "kube-apiserver", 8: "ingress", 9: "world-ipv4", 10: "world-ipv6"}
+	if int(id) < len(names) && names[id] != "" {
+		return []string{"reserved:" + names[id]}
+	}
+	return []string{"reserved:unknown-" + strconv.Itoa(int(id))}
 }
 
 // offerName keeps the smallest owner name seen, so the display name does

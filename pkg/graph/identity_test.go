@@ -88,6 +88,9 @@ func TestIdentityRules(t *testing.T) {
 		{name: "unidentified endpoint is its address", ep: observe.Endpoint{}, addr: "10.244.1.136", wantKey: "external:10.244.1.136/32"},
 		{name: "unidentified endpoint without an address", ep: observe.Endpoint{}, wantSkip: "no-address"},
 		{name: "health is not a workload", ep: reserved("health"), wantSkip: "health"},
+		{name: "reserved identity number without labels", ep: observe.Endpoint{Identity: 6}, addr: "10.128.0.9", wantKey: "reserved:remote-node"},
+		{name: "world identity number without labels", ep: observe.Endpoint{Identity: 2}, addr: "203.0.113.7", wantKey: "external:203.0.113.7/32"},
+		{name: "health identity number without labels", ep: observe.Endpoint{Identity: 4}, wantSkip: "health"},
 		{name: "init is not a workload", ep: reserved("init"), wantSkip: "init"},
 	}
 	for _, tc := range tests {
