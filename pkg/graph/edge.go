@@ -91,6 +91,7 @@ func (d Direction) String() string {
 // Verdicts is the set of verdicts an edge's flows had.
 type Verdicts uint8
 
+// The verdicts Hubble reports, one bit each.
 const (
 	VerdictForwarded Verdicts = 1 << iota
 	VerdictDropped
