@@ -19,8 +19,24 @@ import (
 // address, named by DNS where the truth names them), every denied one an
 // edge that is not allowed, and nothing else.
 func TestShopScenarioMatchesGroundTruth(t *testing.T) {
+	checkAgainstTruth(t, flowgen.Shop(), 2*time.Hour)
+}
+
+// TestLargeScenarioMatchesGroundTruth does the same on a generated
+// cluster of 60 workloads with rollouts, replicas, probes, drops and
+// flows without is_reply.
+func TestLargeScenarioMatchesGroundTruth(t *testing.T) {
+	s, err := flowgen.Large(flowgen.DefaultLargeConfig(6, 60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstTruth(t, s, time.Hour)
+}
+
+func checkAgainstTruth(t *testing.T, s *flowgen.Scenario, d time.Duration) {
+	t.Helper()
 	var capture bytes.Buffer
-	truth, err := flowgen.Generate(flowgen.Shop(), flowgen.Options{Seed: 1, Duration: 2 * time.Hour}, &capture)
+	truth, err := flowgen.Generate(s, flowgen.Options{Seed: 1, Duration: d}, &capture)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +62,13 @@ func TestShopScenarioMatchesGroundTruth(t *testing.T) {
 			}
 		}
 	}
+	noIsReply := 0
+	for _, c := range truth.Connections {
+		if c.NoIsReply {
+			noIsReply++
+		}
+	}
+	t.Logf("%s: %d flows, %d connections (%d without is_reply, %d denied)", s.Name, truth.Flows, len(want)+len(wantDenied), noIsReply, len(wantDenied))
 	var got, gotDenied []string
 	for i := range g.Edges {
 		e := &g.Edges[i]
