@@ -131,4 +131,3 @@ func (f fixture) driftFlows(t *testing.T) []byte {
 		synFlow(t, f.end.Add(2*time.Minute), debugPod(), postgresPod(), "10.0.1.40", "10.0.3.9", 5432, flowpb.Verdict_DROPPED),
 	}, nil)
 }
-

@@ -132,5 +132,5 @@ func assertPatchAllows(t *testing.T, policies, capture string, f Finding) {
 type fixedPolicies struct{ ps *verify.Policies }
 
 func (f fixedPolicies) Policies() (*verify.Policies, error) { return f.ps, nil }
-func (f fixedPolicies) Changed() <-chan struct{}           { return nil }
-func (f fixedPolicies) Name() string                       { return "memory" }
+func (f fixedPolicies) Changed() <-chan struct{}            { return nil }
+func (f fixedPolicies) Name() string                        { return "memory" }

@@ -1,0 +1,156 @@
+package drift
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/netpolgen/netpolgen/pkg/verify"
+)
+
+// watchedKinds are the policy kinds drift checks against (verify reads
+// NetworkPolicy and CiliumNetworkPolicy).
+var watchedKinds = [...]struct {
+	kind string
+	gvr  schema.GroupVersionResource
+}{
+	{"NetworkPolicy", schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}},
+	{"CiliumNetworkPolicy", schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}},
+}
+
+// ClusterSource holds the live cluster's policies, kept current by
+// informers, so a policy applied, edited or deleted in the cluster is
+// checked against at once, without a restart.
+type ClusterSource struct {
+	name    string
+	changed chan struct{}
+
+	mu      sync.Mutex
+	objects map[string]*unstructured.Unstructured // by kind/namespace/name
+	// cached is the set built from objects, until the next event.
+	cached *verify.Policies
+}
+
+// NewClusterSource starts informers for NetworkPolicies and
+// CiliumNetworkPolicies and waits up to syncTimeout for their first list.
+// The informers stop when ctx ends.
+func NewClusterSource(ctx context.Context, client dynamic.Interface, name string, syncTimeout time.Duration) (*ClusterSource, error) {
+	s := &ClusterSource{name: name, changed: make(chan struct{}, 1), objects: map[string]*unstructured.Unstructured{}}
+	factory := dynamicinformer.NewDynamicSharedInformerFactory(client, 0)
+	synced := make([]cache.InformerSynced, 0, len(watchedKinds))
+	for _, k := range watchedKinds {
+		inf := factory.ForResource(k.gvr).Informer()
+		kind := k.kind
+		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { s.put(kind, obj) },
+			UpdateFunc: func(_, obj any) { s.put(kind, obj) },
+			DeleteFunc: func(obj any) { s.remove(kind, obj) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("watch %s: %w", k.gvr.Resource, err)
+		}
+		synced = append(synced, inf.HasSynced)
+	}
+	factory.Start(ctx.Done())
+	wctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	defer cancel()
+	for i, ok := range synced {
+		if !cache.WaitForCacheSync(wctx.Done(), ok) {
+			return nil, fmt.Errorf("list %s in %s: no answer within %v (is the CRD installed, and may this identity list and watch it? see deploy/rbac.yaml)",
+				watchedKinds[i].gvr.Resource, name, syncTimeout)
+		}
+	}
+	return s, nil
+}
+
+func (s *ClusterSource) put(kind string, obj any) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	s.objects[kind+"/"+u.GetNamespace()+"/"+u.GetName()] = u
+	s.cached = nil
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *ClusterSource) remove(kind string, obj any) {
+	if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = t.Obj
+	}
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	delete(s.objects, kind+"/"+u.GetNamespace()+"/"+u.GetName())
+	s.cached = nil
+	s.mu.Unlock()
+	s.signal()
+}
+
+// signal wakes the runner without blocking; one pending signal is enough.
+func (s *ClusterSource) signal() {
+	select {
+	case s.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Policies implements PolicySource. A policy Cilium's types cannot read
+// is an error naming it; the previous set stays in use meanwhile.
+func (s *ClusterSource) Policies() (*verify.Policies, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != nil {
+		return s.cached, nil
+	}
+	keys := make([]string, 0, len(s.objects))
+	for k := range s.objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	ps := &verify.Policies{}
+	for _, k := range keys {
+		data, err := policyDocument(s.objects[k])
+		if err == nil {
+			err = ps.Add(k, data)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s in %s: %w", k, s.name, err)
+		}
+	}
+	s.cached = ps
+	return ps, nil
+}
+
+// policyDocument keeps what the policy engine reads: server-side fields
+// (managedFields, status, resourceVersion) would fail strict parsing.
+func policyDocument(u *unstructured.Unstructured) ([]byte, error) {
+	doc := map[string]any{
+		"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
+		"metadata": map[string]any{"name": u.GetName(), "namespace": u.GetNamespace(), "labels": u.GetLabels(), "uid": string(u.GetUID())},
+	}
+	for _, field := range []string{"spec", "specs"} {
+		if v, ok := u.Object[field]; ok {
+			doc[field] = v
+		}
+	}
+	return json.Marshal(doc)
+}
+
+// Changed implements PolicySource.
+func (s *ClusterSource) Changed() <-chan struct{} { return s.changed }
+
+// Name implements PolicySource.
+func (s *ClusterSource) Name() string { return s.name }
