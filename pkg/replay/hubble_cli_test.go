@@ -107,6 +107,26 @@ func TestHubbleCLIReadsReplay(t *testing.T) {
 			},
 		},
 	}
+	tests = append(tests, []struct {
+		name string
+		args []string
+		keep func(*observerpb.GetFlowsResponse) bool
+		last int
+	}{
+		{
+			name: "first", args: []string{"--first", "7"}, last: 7,
+			keep: func(r *observerpb.GetFlowsResponse) bool { return !r.GetTime().AsTime().After(capture.Events[6].Time) },
+		},
+		{
+			name: "since and until",
+			args: []string{"--since", capture.Events[100].Time.Format(time.RFC3339Nano), "--until", capture.Events[149].Time.Format(time.RFC3339Nano)},
+			keep: func(r *observerpb.GetFlowsResponse) bool {
+				ts := r.GetTime().AsTime()
+				return !ts.Before(capture.Events[100].Time) && !ts.After(capture.Events[149].Time)
+			},
+			last: len(capture.Events),
+		},
+	}...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var want []*observerpb.GetFlowsResponse
@@ -134,22 +154,114 @@ func TestHubbleCLIReadsReplay(t *testing.T) {
 	}
 }
 
-// runHubble runs the hubble CLI with a clean home (no user config) and
-// parses its jsonpb output.
-func runHubble(t *testing.T, hubble string, args []string) []*observerpb.GetFlowsResponse {
+// TestHubbleCLIFollowsPacedReplay follows a paced replay with the hubble
+// CLI: every flow arrives, as it is released.
+func TestHubbleCLIFollowsPacedReplay(t *testing.T) {
+	hubble := hubbleCLI(t)
+	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-udp-flows.json")
+	capture, err := LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewServer(capture, Options{Rate: 2000}).NewGRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	// hubble sends no --until with --follow, so read until every flow
+	// arrived, then stop it.
+	start := time.Now()
+	got := followHubble(t, hubble, len(capture.Events), []string{"observe", "--server", lis.Addr().String(), "-o", "jsonpb",
+		"--follow", "--since", capture.Events[0].Time.Format(time.RFC3339Nano)})
+	for i, ev := range capture.Events {
+		if !proto.Equal(got[i], ev.Resp) {
+			t.Fatalf("flow %d differs:\nhubble printed %v\ncapture holds  %v", i, got[i], ev.Resp)
+		}
+	}
+	// 400 flows at 2000/s are released over 200ms.
+	if elapsed := time.Since(start); elapsed < 150*time.Millisecond {
+		t.Errorf("followed 400 paced flows in %v: pacing not applied", elapsed)
+	}
+}
+
+// TestHubbleCLIStatusAndNodes checks ServerStatus, the health service and
+// GetNodes through hubble status and hubble list nodes.
+func TestHubbleCLIStatusAndNodes(t *testing.T) {
+	hubble := hubbleCLI(t)
+	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
+	capture, err := LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewServer(capture, Options{}).NewGRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{args: []string{"status"}, want: []string{"Healthcheck", "Ok", "Current/Max Flows: 400/400", "Connected Nodes: 1"}},
+		{args: []string{"list", "nodes"}, want: []string{"kind-control-plane", "Connected", "400/400"}},
+		{args: []string{"list", "namespaces"}, want: []string{"bookinfo", "kube-system"}},
+	} {
+		out := runHubbleText(t, hubble, append(tt.args, "--server", lis.Addr().String()))
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("hubble %s printed %q, which lacks %q", strings.Join(tt.args, " "), out, w)
+			}
+		}
+	}
+}
+
+// followHubble runs a following hubble observe until it printed n
+// flows, then stops it.
+func followHubble(t *testing.T, hubble string, n int, args []string) []*observerpb.GetFlowsResponse {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hubble, args...)
 	home := t.TempDir()
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home, "HUBBLE_CONFIG="+filepath.Join(home, "none.yaml"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("hubble %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
 	var out []*observerpb.GetFlowsResponse
-	sc := bufio.NewScanner(&stdout)
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 16<<20)
+	for len(out) < n && sc.Scan() {
+		var r observerpb.GetFlowsResponse
+		if err := protojson.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("hubble printed a line that is not a GetFlowsResponse: %v\n%s", err, sc.Text())
+		}
+		out = append(out, &r)
+	}
+	if len(out) < n {
+		t.Fatalf("hubble %s ended after %d of %d flows: %s", strings.Join(args, " "), len(out), n, stderr.String())
+	}
+	return out
+}
+
+// runHubble runs the hubble CLI and parses its jsonpb output.
+func runHubble(t *testing.T, hubble string, args []string) []*observerpb.GetFlowsResponse {
+	t.Helper()
+	var out []*observerpb.GetFlowsResponse
+	sc := bufio.NewScanner(strings.NewReader(runHubbleText(t, hubble, args)))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
 		var r observerpb.GetFlowsResponse
@@ -159,4 +271,21 @@ func runHubble(t *testing.T, hubble string, args []string) []*observerpb.GetFlow
 		out = append(out, &r)
 	}
 	return out
+}
+
+// runHubbleText runs the hubble CLI with a clean home (no user config)
+// and returns what it printed.
+func runHubbleText(t *testing.T, hubble string, args []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hubble, args...)
+	home := t.TempDir()
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hubble %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
 }

@@ -13,6 +13,8 @@ import (
 	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -73,6 +75,14 @@ func (s *Server) NewGRPCServer(opts ...grpc.ServerOption) *grpc.Server {
 	}
 	g := grpc.NewServer(append(base, opts...)...)
 	observerpb.RegisterObserverServer(g, s)
+	// hubble status checks the standard health service before asking for
+	// the server status.
+	hs := health.NewServer()
+	// Hubble checks the name "hubble.server.Observer", not the proto's.
+	for _, name := range []string{"hubble.server.Observer", observerpb.Observer_ServiceDesc.ServiceName} {
+		hs.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	healthpb.RegisterHealthServer(g, hs)
 	return g
 }
 
@@ -107,6 +117,11 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, opts ...grpc.Serve
 func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Observer_GetFlowsServer) error {
 	if req.GetFirst() && req.GetFollow() {
 		return status.Error(codes.InvalidArgument, "first cannot be specified with follow")
+	}
+	if len(req.GetFieldMask().GetPaths()) > 0 {
+		// Serving whole flows to a client that asked for some fields would
+		// print what it did not ask for.
+		return status.Error(codes.InvalidArgument, "netpolgen replay does not support field masks: drop --field-mask")
 	}
 	q, err := newQuery(req)
 	if err != nil {
@@ -265,9 +280,13 @@ func (s *Server) ServerStatus(context.Context, *observerpb.ServerStatusRequest) 
 func (s *Server) GetNodes(context.Context, *observerpb.GetNodesRequest) (*observerpb.GetNodesResponse, error) {
 	resp := &observerpb.GetNodesResponse{}
 	uptime := uint64(time.Since(s.tl.start))
+	written := s.tl.released(time.Now())
 	for _, n := range s.nodes {
+		// The capture does not say how the ring was shared among nodes:
+		// each reports the whole simulated buffer.
 		resp.Nodes = append(resp.Nodes, &observerpb.Node{
 			Name: n, Version: Version, State: relaypb.NodeState_NODE_CONNECTED, UptimeNs: uptime,
+			NumFlows: uint64(written - s.tl.oldest(written)), MaxFlows: uint64(s.tl.capacity), SeenFlows: uint64(written),
 		})
 	}
 	return resp, nil
