@@ -274,3 +274,33 @@ func TestFanOutCountsConnectionsNotDirections(t *testing.T) {
 		t.Errorf("edges %v direction %s, want one inferred edge with a third client port", edgeLines(g, g.Edges), g.Edges[0].Direction)
 	}
 }
+
+// A learner in segments primes each segment with the graph so far, so an
+// undirected flow is directed by a listener seen in an earlier segment.
+func TestPrimeCarriesListenersAcrossSegments(t *testing.T) {
+	first := buildFrom(t, Options{}, flowSpec{
+		src: server, dst: client, srcIP: serverIP, dstIP: clientIP, proto: observe.ProtoUDP, srcPort: 8125, dstPort: 45000, reply: observe.ReplyTrue,
+	})
+	// Alone, the second segment has no evidence: the port heuristic picks
+	// 8125 (below the ephemeral range) and marks the edge guessed.
+	undirected := flowSpec{src: server, dst: client, srcIP: serverIP, dstIP: clientIP, proto: observe.ProtoUDP, srcPort: 8125, dstPort: 46000}
+	alone := buildFrom(t, Options{}, undirected)
+	if alone.Edges[0].Direction != DirectionGuessed {
+		t.Fatalf("unprimed segment: direction %s, want guessed", alone.Edges[0].Direction)
+	}
+	b := NewBuilder(Options{})
+	b.Prime(first)
+	b.Add(undirected.flow())
+	second := b.Finish()
+	want := []string{"shop/frontend -> shop/cart 8125/UDP"}
+	if diff := cmp.Diff(want, edgeLines(second, second.Edges)); diff != "" {
+		t.Fatalf("primed segment edges (-want +got):\n%s", diff)
+	}
+	if e := second.Edges[0]; e.Direction != DirectionInferred || e.Uncertain {
+		t.Errorf("primed segment: direction %s uncertain %v, want inferred", e.Direction, e.Uncertain)
+	}
+	merged := mustMerge(t, first, second)
+	if len(merged.Edges) != 1 || merged.Edges[0].Count != 2 || merged.Edges[0].Direction != DirectionObserved {
+		t.Errorf("merged: %v", edgeLines(merged, merged.Edges))
+	}
+}

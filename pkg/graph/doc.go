@@ -8,6 +8,7 @@
 //	b.Add(flow)                              // *observe.Flow, any order
 //	b.AddLost(lost)                          // *observe.LostEvent
 //	g := b.Finish()                          // *graph.Graph, deterministic
+//	b2.Prime(g)                              // carry listeners into the next segment
 //
 //	g.Peers          []Peer   sorted by Peer.Key; an edge names peers by index
 //	g.Edges          []Edge   sorted by (From, To, Protocol, Port, ICMPType)
