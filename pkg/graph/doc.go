@@ -22,7 +22,16 @@
 //	g.Save(w) / graph.Load(r, name)     versioned JSON snapshot, byte-stable
 //	graph.SaveFile(path, g) / graph.LoadFile(path)
 //	graph.Merge(a, b) (*Graph, error)   associative and commutative
-//	g.WriteDOT(w) / g.WriteMermaid(w) / g.WriteJSON(w)
+//	graph.Build(ctx, src, opts)         a whole observe.Source into a graph
+//	g.WriteDOT(w) / g.WriteMermaid(w) / g.WriteJSON(w) / g.WriteText(w)
+//
+// An Edge carries Protocol, Port (ICMPType for ICMP), Count, Dropped,
+// Answered (let-through replies), FirstSeen/LastSeen, Verdicts, how its
+// Direction was established, Uncertain, Mirror/MirrorOf, the Services that
+// fronted it, and capped L7 evidence: HTTP ("GET /reviews/{id}"),
+// DNSQueries (names looked up over it) and DNSNames (names its destination
+// answered to). Allowed() is false for an edge seen only dropped, or
+// forwarded at the client but dropped at the server with no answer.
 //
 // A Peer is one of:
 //
