@@ -45,7 +45,7 @@ func TestReportSaysWhatAReviewerNeeds(t *testing.T) {
 	report := string(Report(ReportInput{Graph: g, Plan: plan, Format: FormatCilium, Verify: &Verification{Observed: 2, Allowed: 2, Candidates: 10}}))
 	for _, want := range []string{
 		"**PASS: every observed connection is allowed.**",
-		"| 27 | 1 |", // the second connection appeared in hour 27
+		"| +26h | 1 |", // the second connection appeared 26 hours in
 		"still discovering: keep learning",
 		"Hubble lost 5 events",
 		"4 flows said nothing about their direction",

@@ -282,7 +282,7 @@ func (r *Result) Summary() *synth.Verification {
 	return &synth.Verification{
 		Observed: r.Observed, Allowed: r.Allowed, Candidates: r.Candidates,
 		Denied: lines(r.Denied), Inexpressible: lines(r.Inexpressible),
-		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign),
+		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign), HostAllowed: r.HostAllowed,
 	}
 }
 
