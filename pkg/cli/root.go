@@ -59,6 +59,7 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newLearnCommand(streams),
 		newVerifyCommand(streams),
 		newReplayCommand(streams),
+		newDriftCommand(streams),
 	)
 	return root
 }
