@@ -136,91 +136,121 @@ type learnSource struct {
 // learnGraph reads flows into a graph, merged with the saved state, and
 // saves the state after each checkpoint.
 func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls learnSource) (*graph.Graph, error) {
-	var acc *graph.Graph
+	l := &learner{opts: opts, state: ls.state}
 	if ls.state != "" {
 		if _, err := os.Stat(ls.state); err == nil {
-			if acc, err = graph.LoadFile(ls.state); err != nil {
+			if l.acc, err = graph.LoadFile(ls.state); err != nil {
 				return nil, fmt.Errorf("resume from --state: %w", err)
 			}
 		}
 	}
 	if len(ls.files) == 0 && ls.server == "" {
-		if acc == nil {
+		if l.acc == nil {
 			return nil, errors.New("nothing to learn from: give --from-file, --server or an existing --state")
 		}
-		return acc, nil
-	}
-	merge := func(seg *graph.Graph) error {
-		if acc == nil {
-			acc = seg
-		} else {
-			m, err := graph.Merge(acc, seg)
-			if err != nil {
-				return fmt.Errorf("merge with --state: %w", err)
-			}
-			acc = m
-		}
-		if ls.state != "" {
-			return graph.SaveFile(ls.state, acc)
-		}
-		return nil
+		return l.acc, nil
 	}
 	if len(ls.files) > 0 {
 		src := observe.NewFileSource(ls.files, observe.FileOptions{Strict: ls.strict, Stdin: streams.In})
 		defer src.Close()
-		seg, err := graph.Build(ctx, src, opts)
-		if err != nil {
+		if _, err := l.segment(ctx, src, time.Time{}); err != nil {
 			return nil, err
 		}
-		return acc, merge(seg)
+		return l.acc, nil
 	}
-	return acc, learnLive(ctx, opts, ls, merge)
+	return l.acc, l.live(ctx, ls)
 }
 
-// learnLive follows a Hubble server for the duration, cutting the stream
-// into checkpoint segments that are merged and saved one by one.
-func learnLive(ctx context.Context, opts graph.Options, ls learnSource, merge func(*graph.Graph) error) error {
+// learner accumulates a graph segment by segment.
+type learner struct {
+	opts  graph.Options
+	state string
+	acc   *graph.Graph
+}
+
+// segment reads src into a new builder, primed with what was learned so
+// far, until the source ends, the context is done or the deadline (when
+// not zero) passes; then merges it and saves the state. It reports
+// whether the source is finished.
+func (l *learner) segment(ctx context.Context, src observe.Source, deadline time.Time) (bool, error) {
+	b := graph.NewBuilder(l.opts)
+	if l.acc != nil {
+		b.Prime(l.acc)
+	}
+	done := false
+	for deadline.IsZero() || time.Now().Before(deadline) {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
+			done = true
+			break
+		}
+		if err != nil {
+			return false, err
+		}
+		switch rec.Kind {
+		case observe.KindFlow:
+			b.Add(&rec.Flow)
+		case observe.KindLostEvents:
+			b.AddLost(&rec.Lost)
+		}
+	}
+	seg := b.Finish()
+	if l.acc == nil {
+		l.acc = seg
+	} else {
+		merged, err := graph.Merge(l.acc, seg)
+		if err != nil {
+			return false, fmt.Errorf("merge with --state: %w", err)
+		}
+		l.acc = merged
+	}
+	if l.state != "" {
+		if err := graph.SaveFile(l.state, l.acc); err != nil {
+			return false, err
+		}
+	}
+	return done, nil
+}
+
+// live follows a Hubble server for the duration, in checkpoint segments.
+func (l *learner) live(ctx context.Context, ls learnSource) error {
 	if ls.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, ls.duration)
 		defer cancel()
 	}
-	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: ls.server, Follow: true})
+	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: ls.server, Follow: true, Since: resumePoint(l.acc)})
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	every := ls.every
-	if every <= 0 || ls.state == "" {
-		every = 1<<63 - 1
-	}
 	for {
-		b := graph.NewBuilder(opts)
-		deadline := time.Now().Add(every)
-		stop := false
-		for time.Now().Before(deadline) {
-			rec, err := src.Next(ctx)
-			if errors.Is(err, io.EOF) || ctx.Err() != nil {
-				stop = true
-				break
-			}
-			if err != nil {
-				return err
-			}
-			switch rec.Kind {
-			case observe.KindFlow:
-				b.Add(&rec.Flow)
-			case observe.KindLostEvents:
-				b.AddLost(&rec.Lost)
-			}
+		var deadline time.Time
+		if ls.state != "" && ls.every > 0 {
+			deadline = time.Now().Add(ls.every)
 		}
-		if err := merge(b.Finish()); err != nil {
+		done, err := l.segment(ctx, src, deadline)
+		if err != nil || done {
 			return err
 		}
-		if stop {
-			return nil
+	}
+}
+
+// resumePoint is where live learning starts: after the last flow the
+// saved state holds, so a restart neither misses the server's buffered
+// flows nor counts them twice; with no state, everything the server
+// still buffers.
+func resumePoint(acc *graph.Graph) time.Time {
+	since := time.Unix(1, 0)
+	if acc == nil {
+		return since
+	}
+	for _, e := range acc.Edges {
+		if e.LastSeen.After(since) {
+			since = e.LastSeen.Add(time.Nanosecond)
 		}
 	}
+	return since
 }
 
 type synthResult struct {
