@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"net/netip"
 	"slices"
 	"sort"
@@ -107,4 +108,23 @@ func (e *Enricher) Resolved() []Resolution {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Addr.Less(out[j].Addr) })
 	return out
+}
+
+// Source wraps src so that every flow it yields is enriched first; learn
+// puts it between the capture or Hubble stream and the graph builder.
+func (e *Enricher) Source(src observe.Source) observe.Source {
+	return &enrichedSource{Source: src, enricher: e}
+}
+
+type enrichedSource struct {
+	observe.Source
+	enricher *Enricher
+}
+
+func (s *enrichedSource) Next(ctx context.Context) (*observe.Record, error) {
+	rec, err := s.Source.Next(ctx)
+	if err == nil && rec.Kind == observe.KindFlow {
+		s.enricher.Flow(&rec.Flow)
+	}
+	return rec, err
 }

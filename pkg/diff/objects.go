@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -101,7 +102,7 @@ func Objects(ctx context.Context, proposed, current []*unstructured.Unstructured
 			var rejected *cluster.RejectedError
 			switch {
 			case errors.As(err, &forbidden):
-				res.Notes = append(res.Notes, fmt.Sprintf("server-side dry-run not permitted (%v): objects are compared as written, without the server's defaults", forbidden))
+				res.Notes = append(res.Notes, fmt.Sprintf("server-side dry-run not permitted: it needs the %s verb on %s, which the read-only role does not grant; objects are compared as written, without the server's defaults", forbidden.Verb, forbidden.Resource))
 				normalize = nil
 			case errors.As(err, &rejected):
 				change.Action, change.Message = ActionRejected, rejected.Message
@@ -158,10 +159,21 @@ func unified(key, before, after string) (string, error) {
 		from = "/dev/null"
 	}
 	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(before),
-		B:        difflib.SplitLines(after),
+		A:        lines(before),
+		B:        lines(after),
 		FromFile: from,
 		ToFile:   to,
 		Context:  3,
 	})
+}
+
+// lines splits text into lines that keep their newline (difflib's
+// SplitLines adds an empty line after a final newline).
+func lines(text string) []string {
+	if text == "" {
+		return nil
+	}
+	out := strings.SplitAfter(strings.TrimSuffix(text, "\n"), "\n")
+	out[len(out)-1] += "\n"
+	return out
 }

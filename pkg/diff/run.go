@@ -2,7 +2,6 @@ package diff
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -86,26 +85,14 @@ func Run(ctx context.Context, in Inputs) (*Report, error) {
 // ObservedGraph folds captures into synthesis's graph as learn does; a
 // non-nil enricher names pods the flows show only as addresses.
 func ObservedGraph(ctx context.Context, files []string, stdin io.Reader, enrich *cluster.Enricher) (*synth.Graph, error) {
-	src := observe.NewFileSource(files, observe.FileOptions{Stdin: stdin})
+	var src observe.Source = observe.NewFileSource(files, observe.FileOptions{Stdin: stdin})
 	defer src.Close()
-	b := graph.NewBuilder(graph.Options{})
-	for {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch rec.Kind {
-		case observe.KindFlow:
-			if enrich != nil {
-				enrich.Flow(&rec.Flow)
-			}
-			b.Add(&rec.Flow)
-		case observe.KindLostEvents:
-			b.AddLost(&rec.Lost)
-		}
+	if enrich != nil {
+		src = enrich.Source(src)
 	}
-	return synth.FromGraph(b.Finish()), nil
+	g, err := graph.Build(ctx, src, graph.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return synth.FromGraph(g), nil
 }
