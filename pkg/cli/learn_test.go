@@ -41,6 +41,23 @@ func TestLearnThenVerifyTheExample(t *testing.T) {
 	}
 }
 
+// TestVerifyIgnoresUnselectedWorkloads learns without kube-system and
+// verifies with no scope flags: kube-dns, which no policy selects, allows
+// everything, and that is not the policies' excess.
+func TestVerifyIgnoresUnselectedWorkloads(t *testing.T) {
+	out := t.TempDir()
+	if code, stdout, stderr := run(t, "", "learn", "--from-file", shopExample, "--exclude-namespace", "kube-system", "--out", out); code != 0 {
+		t.Fatalf("learn exit %d: %s%s", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "kube-system")); !os.IsNotExist(err) {
+		t.Errorf("an excluded namespace got policies (%v)", err)
+	}
+	code, stdout, stderr := run(t, "", "verify", "--policies", out, "--from-file", shopExample)
+	if code != 0 || !strings.Contains(stdout, "excess 0 of") {
+		t.Errorf("verify exit %d:\n%s%s", code, stdout, stderr)
+	}
+}
+
 func TestLearnIsByteStableAcrossRuns(t *testing.T) {
 	a, b := t.TempDir(), t.TempDir()
 	for _, dir := range []string{a, b} {

@@ -73,7 +73,7 @@ func (ps *Policies) add(name string, data []byte) error {
 		switch head.Kind {
 		case "NetworkPolicy":
 			np := &slim_networkingv1.NetworkPolicy{}
-			if err := yaml.UnmarshalStrict(doc, np); err != nil {
+			if err := yaml.Unmarshal(doc, np); err != nil {
 				return fmt.Errorf("%s: document %d: NetworkPolicy: %w", name, i+1, err)
 			}
 			ps.Kubernetes = append(ps.Kubernetes, np)

@@ -15,8 +15,10 @@ import (
 
 // Options tune verification.
 type Options struct {
-	// Subjects says which workloads the policies are meant to govern; the
-	// excess sweep looks only at them. Nil means every workload.
+	// Subjects limits the excess sweep to these workloads; nil means
+	// every workload. Either way the sweep looks only at the directions a
+	// policy selects the workload for: an unselected direction allows
+	// everything by Cilium's rules, which is no policy's excess.
 	Subjects func(synth.WorkloadRef) bool
 	Logger   *slog.Logger
 	// LocalhostByPolicy checks the node's own traffic to its pods against
@@ -231,12 +233,13 @@ func (s *excessSweep) subject(subj synth.Peer) error {
 		return fmt.Errorf("verify %s: %w", subj, err)
 	}
 	defer s.eng.release(pol)
+	enforced := pol.epp.SelectorPolicy
 	for _, peer := range s.peers {
 		peerID := s.ids.byPeer[peer].ID
 		for _, port := range s.ports {
 			// Egress: subj -> peer, decided by subj's policy.
 			out := synth.ConnKey{From: subj, To: peer, Port: port}
-			if !s.observed[out] {
+			if enforced.EgressPolicyEnabled && !s.observed[out] {
 				s.res.Candidates++
 				if pol.allows(false, peerID, port.Protocol, port.Port) {
 					s.classify(out, "egress", s.resolvers[subj] && s.dnsServers[peer])
@@ -244,7 +247,7 @@ func (s *excessSweep) subject(subj synth.Peer) error {
 			}
 			// Ingress: peer -> subj, decided by subj's policy.
 			in := synth.ConnKey{From: peer, To: subj, Port: port}
-			if !s.observed[in] {
+			if enforced.IngressPolicyEnabled && !s.observed[in] {
 				s.res.Candidates++
 				if pol.allows(true, peerID, port.Protocol, port.Port) {
 					s.classify(in, "ingress", s.dnsServers[subj] && s.resolvers[peer])
