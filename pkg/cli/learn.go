@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
@@ -55,6 +56,7 @@ func newLearnCommand(streams Streams) *cobra.Command {
 	var (
 		gflags    graphFlags
 		sflags    synthFlags
+		cflags    learnClusterFlags
 		fromFiles []string
 		server    string
 		duration  time.Duration
@@ -96,16 +98,23 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err != nil {
 				return err
 			}
-			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, server: server, duration: duration, every: every, state: state, strict: gflags.strict})
+			snap, err := cflags.snapshot(cmd)
 			if err != nil {
 				return err
 			}
-			res, err := synthesize(g, sopts, out)
+			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, server: server, duration: duration, every: every, state: state, strict: gflags.strict, enrich: cflags.enricher(streams, snap)})
+			if err != nil {
+				return err
+			}
+			res, err := synthesize(g, sopts, out, snap)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(streams.Out, "wrote %d policies in %d namespaces to %s (REPORT.md)\n", res.policies, res.namespaces, out)
 			writeVerifySummary(streams.Out, res.verify)
+			if err := cflags.showDiff(cmd, streams.Out, out, res.graph); err != nil {
+				return err
+			}
 			if !res.verify.OK() {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed connections would be denied; see %s", len(res.verify.Denied), filepath.Join(out, "REPORT.md"))}
 			}
@@ -114,6 +123,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 	}
 	gflags.register(cmd)
 	sflags.register(cmd)
+	cflags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&fromFiles, "from-file", nil, "learn from this capture (repeatable; - for standard input)")
 	fl.StringVar(&server, "server", "", "learn from this Hubble server or Relay (host:port)")
@@ -131,6 +141,8 @@ type learnSource struct {
 	every    time.Duration
 	state    string
 	strict   bool
+	// enrich names pods seen only as addresses (nil: no cluster).
+	enrich *cluster.Enricher
 }
 
 // learnGraph reads flows into a graph, merged with the saved state, and
@@ -153,7 +165,7 @@ func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls lea
 	if len(ls.files) > 0 {
 		src := observe.NewFileSource(ls.files, observe.FileOptions{Strict: ls.strict, Stdin: streams.In})
 		defer src.Close()
-		if _, err := l.segment(ctx, src, time.Time{}); err != nil {
+		if _, err := l.segment(ctx, ls.enrich.Source(src), time.Time{}); err != nil {
 			return nil, err
 		}
 		return l.acc, nil
@@ -229,7 +241,7 @@ func (l *learner) live(ctx context.Context, ls learnSource) error {
 		if ls.state != "" && ls.every > 0 {
 			deadline = time.Now().Add(ls.every)
 		}
-		done, err := l.segment(ctx, src, deadline)
+		done, err := l.segment(ctx, ls.enrich.Source(src), deadline)
 		if err != nil || done {
 			return err
 		}
@@ -256,11 +268,16 @@ func resumePoint(acc *graph.Graph) time.Time {
 type synthResult struct {
 	policies, namespaces int
 	verify               *verify.Result
+	graph                *synth.Graph
 }
 
-// synthesize writes policies, verifies them and writes the report.
-func synthesize(g *graph.Graph, opts synth.Options, out string) (*synthResult, error) {
+// synthesize writes policies, verifies them and writes the report. A
+// cluster snapshot, when given, supplies the kube-apiserver's addresses.
+func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Snapshot) (*synthResult, error) {
 	sg := synth.FromGraph(g)
+	if snap != nil {
+		cluster.FillAPIServer(sg, snap)
+	}
 	plan, err := synth.Build(sg, opts)
 	if err != nil {
 		return nil, err
@@ -282,7 +299,7 @@ func synthesize(g *graph.Graph, opts synth.Options, out string) (*synthResult, e
 	if err := synth.WriteFiles(out, files); err != nil {
 		return nil, err
 	}
-	return &synthResult{policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res}, nil
+	return &synthResult{policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg}, nil
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {

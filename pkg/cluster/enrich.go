@@ -111,8 +111,12 @@ func (e *Enricher) Resolved() []Resolution {
 }
 
 // Source wraps src so that every flow it yields is enriched first; learn
-// puts it between the capture or Hubble stream and the graph builder.
+// puts it between the capture or Hubble stream and the graph builder. A
+// nil Enricher returns src as it is.
 func (e *Enricher) Source(src observe.Source) observe.Source {
+	if e == nil {
+		return src
+	}
 	return &enrichedSource{Source: src, enricher: e}
 }
 

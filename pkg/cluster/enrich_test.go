@@ -11,30 +11,12 @@ import (
 	"testing"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
-
-// bookinfoRemotePods are the pods the bookinfo capture shows only as
-// reserved:world addresses (they ran on the other node), with the labels
-// the same pods carry where the capture does identify them.
-func bookinfoRemotePods() []struct {
-	name, sa string
-	labels   map[string]string
-	ip       string
-} {
-	return []struct {
-		name, sa string
-		labels   map[string]string
-		ip       string
-	}{
-		{"details-v1-79f774bdb9-m4j4k", "bookinfo-details", map[string]string{"app": "details", "version": "v1", "pod-template-hash": "79f774bdb9"}, "10.244.1.193"},
-		{"reviews-v1-545db77b95-j2n72", "bookinfo-reviews", map[string]string{"app": "reviews", "version": "v1", "pod-template-hash": "545db77b95"}, "10.244.1.109"},
-		{"reviews-v3-84779c7bbc-6x8gl", "bookinfo-reviews", map[string]string{"app": "reviews", "version": "v3", "pod-template-hash": "84779c7bbc"}, "10.244.1.18"},
-	}
-}
 
 // worldOnlyFlows reads the bookinfo capture keeping only the flows with
 // an endpoint Cilium labelled reserved:world at a pod address, so the
@@ -106,8 +88,8 @@ func TestEnrichmentNamesWorkloadsHubbleSawAsWorld(t *testing.T) {
 	flows := worldOnlyFlows(t)
 	env := apiserver.Start(t)
 	env.Apply(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: bookinfo}\n")
-	for _, p := range bookinfoRemotePods() {
-		createPod(t, env.Config, "bookinfo", p.name, p.labels, false, p.ip)
+	for _, p := range testenv.BookinfoRemotePods() {
+		env.CreatePod(t, p)
 	}
 	c, err := cluster.NewClient(env.Config, "test admin")
 	if err != nil {
@@ -122,9 +104,9 @@ func TestEnrichmentNamesWorkloadsHubbleSawAsWorld(t *testing.T) {
 	enricher := cluster.NewEnricher(snap.Pods)
 	enriched := learnPolicies(t, flows, enricher)
 
-	for _, p := range bookinfoRemotePods() {
-		if strings.Contains(enriched, p.ip) {
-			t.Errorf("enriched policies still name %s by address:\n%s", p.ip, enriched)
+	for _, p := range testenv.BookinfoRemotePods() {
+		if strings.Contains(enriched, p.IPs[0]) {
+			t.Errorf("enriched policies still name %s by address:\n%s", p.IPs[0], enriched)
 		}
 	}
 	// productpage calls details and reviews on the other node: with the
@@ -141,7 +123,7 @@ func TestEnrichmentNamesWorkloadsHubbleSawAsWorld(t *testing.T) {
 	for _, r := range enricher.Resolved() {
 		resolved = append(resolved, r.Addr.String()+"="+r.Pod.Name)
 	}
-	if len(resolved) != len(bookinfoRemotePods()) {
-		t.Errorf("resolved %v, want the %d remote pods", resolved, len(bookinfoRemotePods()))
+	if len(resolved) != len(testenv.BookinfoRemotePods()) {
+		t.Errorf("resolved %v, want the %d remote pods", resolved, len(testenv.BookinfoRemotePods()))
 	}
 }

@@ -6,11 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
+	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 )
 
@@ -41,41 +38,12 @@ spec:
   ingress: [{fromEntities: [cluster]}]
 `
 
-// createPod creates a pod and sets the status a kubelet would, since the
-// test control plane runs no nodes.
-func createPod(t *testing.T, cfg *rest.Config, ns, name string, labels map[string]string, hostNetwork bool, ips ...string) {
-	t.Helper()
-	cs := kubernetes.NewForConfigOrDie(cfg)
-	ctx := context.Background()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec: corev1.PodSpec{
-			HostNetwork: hostNetwork,
-			Containers:  []corev1.Container{{Name: "c", Image: "example.invalid/c"}},
-		},
-	}
-	created, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create pod %s/%s: %v", ns, name, err)
-	}
-	created.Status.Phase = corev1.PodRunning
-	for _, ip := range ips {
-		created.Status.PodIPs = append(created.Status.PodIPs, corev1.PodIP{IP: ip})
-	}
-	if len(ips) > 0 {
-		created.Status.PodIP = ips[0]
-	}
-	if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Fatalf("set status of pod %s/%s: %v", ns, name, err)
-	}
-}
-
 func TestReadSeesPoliciesPodsNamespacesAndAPIServer(t *testing.T) {
 	env := apiserver.Start(t)
 	t.Logf("control plane started in %v", env.StartTime)
 	env.Apply(t, seededPolicies)
-	createPod(t, env.Config, "read-shop", "web-1", map[string]string{"app": "web"}, false, "10.244.1.7")
-	createPod(t, env.Config, "read-shop", "agent-1", map[string]string{"app": "agent"}, true, "172.18.0.3")
+	env.CreatePod(t, testenv.Pod{Namespace: "read-shop", Name: "web-1", Labels: map[string]string{"app": "web"}, IPs: []string{"10.244.1.7"}})
+	env.CreatePod(t, testenv.Pod{Namespace: "read-shop", Name: "agent-1", Labels: map[string]string{"app": "agent"}, HostNetwork: true, IPs: []string{"172.18.0.3"}})
 
 	c, err := cluster.NewClient(env.Config, "test admin")
 	if err != nil {
