@@ -6,33 +6,106 @@ import (
 	"strings"
 )
 
-// groupRules folds per-peer port sets into as few rules as stay exact:
-// peers of one kind with identical port sets share a rule, so each rule
-// lists all ports those peers share, and contiguous ports become ranges.
-// Every (peer, port) a rule allows was observed.
+// groupRules folds the observed (peer, port) pairs into as few rules as
+// stay exact. Within each kind of peer it tries two groupings and keeps
+// the smaller: peers with identical port sets sharing a rule, or ports
+// with identical peer sets sharing a rule. Either way every (peer, port)
+// a rule allows was observed; contiguous ports become ranges afterwards.
 func groupRules(peerPorts map[Peer]map[PortKey]bool) []Rule {
-	type group struct {
-		ports []PortKey
-		peers []Peer
-	}
-	groups := map[string]*group{}
-	for peer, set := range peerPorts {
-		ports := sortedPorts(set)
-		key := ruleClass(peer) + "|" + portsKey(ports)
-		g := groups[key]
-		if g == nil {
-			g = &group{ports: ports}
-			groups[key] = g
+	byClass := map[string]map[Peer]map[PortKey]bool{}
+	for peer, ports := range peerPorts {
+		c := ruleClass(peer)
+		if byClass[c] == nil {
+			byClass[c] = map[Peer]map[PortKey]bool{}
 		}
-		g.peers = append(g.peers, peer)
+		byClass[c][peer] = ports
 	}
-	rules := make([]Rule, 0, len(groups))
-	for _, g := range groups {
-		sortPeers(g.peers)
-		rules = append(rules, Rule{Peers: g.peers, Ports: portRanges(g.ports)})
+	var rules []Rule
+	for _, class := range byClass {
+		byPeer, byPort := groupByPortSet(class), groupByPeerSet(class)
+		if size(byPort) < size(byPeer) {
+			rules = append(rules, byPort...)
+		} else {
+			rules = append(rules, byPeer...)
+		}
 	}
 	sort.Slice(rules, func(i, j int) bool { return ruleLess(rules[i], rules[j]) })
 	return rules
+}
+
+// size ranks groupings: fewer rules first, then fewer listed peers and
+// port ranges, which is what a reviewer reads.
+func size(rules []Rule) int {
+	n := 0
+	for _, r := range rules {
+		n += len(r.Peers) + len(r.Ports)
+	}
+	return len(rules)<<32 | n
+}
+
+// groupByPortSet gives peers with identical port sets one rule.
+func groupByPortSet(peerPorts map[Peer]map[PortKey]bool) []Rule {
+	groups := map[string]*Rule{}
+	var keys []string
+	for peer, set := range peerPorts {
+		ports := sortedPorts(set)
+		key := portsKey(ports)
+		r := groups[key]
+		if r == nil {
+			r = &Rule{Ports: portRanges(ports)}
+			groups[key] = r
+			keys = append(keys, key)
+		}
+		r.Peers = append(r.Peers, peer)
+	}
+	return collect(groups, keys)
+}
+
+// groupByPeerSet gives ports with identical peer sets one rule.
+func groupByPeerSet(peerPorts map[Peer]map[PortKey]bool) []Rule {
+	portPeers := map[PortKey][]Peer{}
+	for peer, set := range peerPorts {
+		for port := range set {
+			portPeers[port] = append(portPeers[port], peer)
+		}
+	}
+	groups := map[string]*Rule{}
+	members := map[string]map[PortKey]bool{}
+	var keys []string
+	for port, peers := range portPeers {
+		sortPeers(peers)
+		key := peersKey(peers)
+		if groups[key] == nil {
+			groups[key] = &Rule{Peers: peers}
+			members[key] = map[PortKey]bool{}
+			keys = append(keys, key)
+		}
+		members[key][port] = true
+	}
+	for key, r := range groups {
+		r.Ports = portRanges(sortedPorts(members[key]))
+	}
+	return collect(groups, keys)
+}
+
+func collect(groups map[string]*Rule, keys []string) []Rule {
+	sort.Strings(keys)
+	out := make([]Rule, 0, len(keys))
+	for _, k := range keys {
+		r := groups[k]
+		sortPeers(r.Peers)
+		out = append(out, *r)
+	}
+	return out
+}
+
+func peersKey(peers []Peer) string {
+	var sb strings.Builder
+	for _, p := range peers {
+		sb.WriteString(peerSortKey(p))
+		sb.WriteByte(',')
+	}
+	return sb.String()
 }
 
 // ruleClass keeps peers that one CiliumNetworkPolicy rule cannot combine
