@@ -89,7 +89,7 @@ func goldenGraphs() map[string]*Graph {
 		"idle": {
 			// A workload seen only in dropped traffic still gets a policy
 			// that allows nothing.
-			Workloads: []Workload{wl("shop", "debug-shell", "app", "debug-shell")},
+			Workloads: []Workload{wl("shop", "debug-shell", "app", "debug-shell"), wl("shop", "unlabelled")},
 		},
 		"cross-namespace": {
 			Workloads: []Workload{wl("shop", "checkout", "app", "checkout"), wl("payments", "gateway", "app", "gateway"), wl("monitoring", "prometheus", "app", "prometheus")},
@@ -117,7 +117,7 @@ func renderAll(t *testing.T, g *Graph, opts Options) []byte {
 		b.WriteString("# ==> " + f.Path + " <==\n")
 		b.Write(f.Data)
 	}
-	for _, w := range warnings {
+	for _, w := range append(plan.Warnings, warnings...) {
 		b.WriteString("# warning: " + w + "\n")
 	}
 	return b.Bytes()

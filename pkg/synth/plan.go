@@ -136,6 +136,10 @@ func (b *builder) managed(p Peer) *policyDraft {
 	}
 	d := b.policies[p.Workload]
 	if d == nil {
+		if len(b.workloads[p.Workload].Selector) == 0 {
+			// An empty selector would select every pod of the namespace.
+			return nil
+		}
 		d = &policyDraft{
 			workload: b.workloads[p.Workload],
 			ingress:  map[Peer]map[PortKey]bool{},
@@ -148,7 +152,9 @@ func (b *builder) managed(p Peer) *policyDraft {
 
 func (b *builder) collect() {
 	for _, w := range b.g.Workloads {
-		b.managed(WorkloadPeer(w.Namespace, w.Name))
+		if b.managed(WorkloadPeer(w.Namespace, w.Name)) == nil && b.opts.Manages(w.Namespace) {
+			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf("%s has no labels to select it by: it gets no policy, and a default-deny in its namespace blocks it; give its pods a label", w.WorkloadRef))
+		}
 	}
 	for _, e := range b.g.Edges {
 		if !e.Protocol.HasPorts() || e.Port == 0 {

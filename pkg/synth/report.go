@@ -171,6 +171,7 @@ func writeWarnings(b *bytes.Buffer, in ReportInput) {
 			}
 		}
 	}
+	ws = append(ws, pl.Warnings...)
 	for _, s := range pl.Skipped {
 		ws = append(ws, fmt.Sprintf("%s -> %s %s: not in policy: %s.", s.Edge.From, s.Edge.To, s.Edge.Key().Port, s.Reason))
 	}
