@@ -17,14 +17,17 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )
 
-// watchedKinds are the policy kinds drift checks against (verify reads
-// NetworkPolicy and CiliumNetworkPolicy).
+// watchedKinds are the policy kinds drift checks against. A
+// CiliumClusterwideNetworkPolicy is handed to the engine as a
+// CiliumNetworkPolicy without a namespace, which is how Cilium itself
+// parses one.
 var watchedKinds = [...]struct {
 	kind string
 	gvr  schema.GroupVersionResource
 }{
 	{"NetworkPolicy", schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}},
 	{"CiliumNetworkPolicy", schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}},
+	{"CiliumClusterwideNetworkPolicy", schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumclusterwidenetworkpolicies"}},
 }
 
 // ClusterSource holds the live cluster's policies, kept current by
@@ -40,8 +43,8 @@ type ClusterSource struct {
 	cached *verify.Policies
 }
 
-// NewClusterSource starts informers for NetworkPolicies and
-// CiliumNetworkPolicies and waits up to syncTimeout for their first list.
+// NewClusterSource starts informers for NetworkPolicies,
+// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies and waits up to syncTimeout for their first list.
 // The informers stop when ctx ends.
 func NewClusterSource(ctx context.Context, client dynamic.Interface, name string, syncTimeout time.Duration) (*ClusterSource, error) {
 	s := &ClusterSource{name: name, changed: make(chan struct{}, 1), objects: map[string]*unstructured.Unstructured{}}
@@ -137,8 +140,12 @@ func (s *ClusterSource) Policies() (*verify.Policies, error) {
 // policyDocument keeps what the policy engine reads: server-side fields
 // (managedFields, status, resourceVersion) would fail strict parsing.
 func policyDocument(u *unstructured.Unstructured) ([]byte, error) {
+	kind := u.GetKind()
+	if kind == "CiliumClusterwideNetworkPolicy" {
+		kind = "CiliumNetworkPolicy"
+	}
 	doc := map[string]any{
-		"apiVersion": u.GetAPIVersion(), "kind": u.GetKind(),
+		"apiVersion": u.GetAPIVersion(), "kind": kind,
 		"metadata": map[string]any{"name": u.GetName(), "namespace": u.GetNamespace(), "labels": u.GetLabels(), "uid": string(u.GetUID())},
 	}
 	for _, field := range []string{"spec", "specs"} {

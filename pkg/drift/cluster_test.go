@@ -101,8 +101,10 @@ func TestClusterPolicyChangeAppliesWithoutRestart(t *testing.T) {
 	capture := fx.write(t, "both.json", fx.baseline, fx.driftFlows(t))
 	np := schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}
 	cnp := schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}
+	ccnp := schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumclusterwidenetworkpolicies"}
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
-		map[schema.GroupVersionResource]string{np: "NetworkPolicyList", cnp: "CiliumNetworkPolicyList"}, policyObjects(t, fx.policies)...)
+		map[schema.GroupVersionResource]string{np: "NetworkPolicyList", cnp: "CiliumNetworkPolicyList", ccnp: "CiliumClusterwideNetworkPolicyList"},
+		policyObjects(t, fx.policies)...)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -152,6 +154,38 @@ func TestClusterPolicyChangeAppliesWithoutRestart(t *testing.T) {
 		for _, f := range rep.Uncovered {
 			if strings.HasPrefix(f.Key, "uncovered/shop/frontend>") {
 				return true
+			}
+		}
+		return false
+	})
+
+	// A clusterwide policy is read as Cilium reads it: this one allows
+	// debug-shell's egress to postgres, leaving postgres's ingress to deny.
+	ccnpYAML := `apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: debug-shell-to-postgres
+spec:
+  endpointSelector:
+    matchLabels:
+      k8s:run: debug-shell
+  egress:
+  - toEndpoints:
+    - matchLabels:
+        k8s:app.kubernetes.io/name: postgresql
+        k8s:io.kubernetes.pod.namespace: data
+    toPorts:
+    - ports:
+      - port: "5432"
+        protocol: TCP
+`
+	if _, err := client.Resource(ccnp).Create(ctx, objectsOf(t, []byte(ccnpYAML))[0], metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, r, "the clusterwide policy allowing debug-shell's egress", func(rep *Report) bool {
+		for _, f := range rep.Uncovered {
+			if strings.Contains(f.Key, "debug-shell") {
+				return f.Connection.Side == "ingress"
 			}
 		}
 		return false

@@ -184,7 +184,12 @@ func newTaggedEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies
 		if err != nil {
 			return nil, nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
 		}
-		add("CiliumNetworkPolicy", cnp.Namespace, cnp.Name, policyutils.RulesToPolicyEntries(parsed))
+		kind := "CiliumNetworkPolicy"
+		if cnp.Namespace == "" {
+			// Cilium parses a clusterwide policy as a namespace-less CNP.
+			kind = "CiliumClusterwideNetworkPolicy"
+		}
+		add(kind, cnp.Namespace, cnp.Name, policyutils.RulesToPolicyEntries(parsed))
 	}
 	return &engine{logger: logger, repo: repo, idm: idm}, rules, nil
 }
