@@ -168,3 +168,52 @@ func TestFollowReplayAcrossRelayRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHubbleOutageIsAGapNotSilence starts drift while Hubble is down: the
+// reports written meanwhile show an open gap and a disconnected stream,
+// and once Relay is up the gap closes at the first flow and the baseline
+// is read.
+func TestHubbleOutageIsAGapNotSilence(t *testing.T) {
+	fx := shopBaseline(t, synth.FormatCilium)
+	baseline := fx.write(t, "baseline.json", fx.baseline)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close() // nothing listens there yet
+
+	r, err := NewRunner(Options{
+		Open: func(ctx context.Context, since time.Time, hooks SourceHooks) (observe.Source, error) {
+			return observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: addr, Follow: true, Since: fx.end.Add(-time.Hour),
+				DialTimeout: 100 * time.Millisecond, OnReconnect: hooks.OnReconnect})
+		},
+		SourceName: "replay", Follow: true, Policies: NewDirSource(fx.policies), Interval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := r.Run(ctx); done <- err }()
+
+	rep := waitFor(t, r, "a report showing the outage", func(rep *Report) bool {
+		return len(rep.Gaps) == 1 && rep.Gaps[0].Open() && !rep.Source.Connected
+	})
+	if rep.Gaps[0].LastError == "" || !strings.Contains(string(rep.Markdown()), "| ongoing |") {
+		t.Errorf("the outage gap says nothing of why or that it goes on: %+v", rep.Gaps[0])
+	}
+	relay := startReplay(t, addr, baseline)
+	defer relay.g.Stop()
+	rep = waitFor(t, r, "the baseline after Relay came up", func(rep *Report) bool {
+		return rep.Source.Flows == uint64(bytes.Count(fx.baseline, []byte("\n")))
+	})
+	if g := rep.Gaps[0]; g.Open() || g.FirstFlowAfter.IsZero() {
+		t.Errorf("gap %+v, want closed at the first flow", g)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
