@@ -44,20 +44,33 @@ type Env struct {
 // Shared starts one control plane on first use and stops it when the test
 // binary ends.
 type Shared struct {
-	once sync.Once
-	env  *Env
-	err  error
-	skip string
+	once       sync.Once
+	env        *Env
+	err        error
+	skip       string
+	ciliumCRDs bool
 }
 
-// NewShared returns a control plane that is not started yet.
-func NewShared() *Shared { return &Shared{} }
+// NewShared returns a control plane, not started yet, with Cilium's
+// policy CRDs.
+func NewShared() *Shared { return &Shared{ciliumCRDs: true} }
+
+// NewSharedWithoutCilium returns a control plane, not started yet, that
+// serves no Cilium resources, like a cluster without Cilium.
+func NewSharedWithoutCilium() *Shared { return &Shared{} }
 
 // Main runs the package's tests and then stops the control plane if one
 // was started. Use it as TestMain's body.
-func (s *Shared) Main(m *testing.M) int {
+func (s *Shared) Main(m *testing.M) int { return Main(m, s) }
+
+// Main runs the package's tests and then stops every control plane that
+// was started.
+func Main(m *testing.M, planes ...*Shared) int {
 	code := m.Run()
-	if s.env != nil {
+	for _, s := range planes {
+		if s.env == nil {
+			continue
+		}
 		if err := s.env.env.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: stopping the control plane: %v\n", err)
 			if code == 0 {
@@ -82,7 +95,7 @@ func (s *Shared) Start(t testing.TB) *Env {
 			s.skip = fmt.Sprintf("kube-apiserver/etcd not built: %s lacks %s (run `make testbin`, or set KUBEBUILDER_ASSETS)",
 				dir, strings.Join(missing, " and "))
 		default:
-			s.env, s.err = start(dir)
+			s.env, s.err = start(dir, s.ciliumCRDs)
 		}
 	})
 	if s.skip != "" {
@@ -94,10 +107,13 @@ func (s *Shared) Start(t testing.TB) *Env {
 	return s.env
 }
 
-func start(assets string) (*Env, error) {
-	crds, err := CiliumPolicyCRDs()
-	if err != nil {
-		return nil, err
+func start(assets string, ciliumCRDs bool) (*Env, error) {
+	var crds []string
+	if ciliumCRDs {
+		var err error
+		if crds, err = CiliumPolicyCRDs(); err != nil {
+			return nil, err
+		}
 	}
 	te := &envtest.Environment{
 		BinaryAssetsDirectory: assets,

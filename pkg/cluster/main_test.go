@@ -7,7 +7,12 @@ import (
 	"github.com/netpolgen/netpolgen/internal/testenv"
 )
 
-// apiserver is one kube-apiserver for the package's integration tests.
-var apiserver = testenv.NewShared()
+// apiserver is one kube-apiserver, with Cilium's CRDs, for the package's
+// integration tests; bare is one without them, started only by the tests
+// about clusters without Cilium.
+var (
+	apiserver = testenv.NewShared()
+	bare      = testenv.NewSharedWithoutCilium()
+)
 
-func TestMain(m *testing.M) { os.Exit(apiserver.Main(m)) }
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, apiserver, bare)) }
