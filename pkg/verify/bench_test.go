@@ -14,7 +14,9 @@ import (
 func benchGraph(n int) *synth.Graph {
 	rng := rand.New(rand.NewPCG(uint64(n), 2))
 	g := &synth.Graph{Workloads: []synth.Workload{wl("kube-system", "coredns", "k8s-app", "kube-dns")}}
-	peer := func(i int) synth.Peer { return synth.WorkloadPeer(fmt.Sprintf("ns-%d", i/50), fmt.Sprintf("svc-%d", i)) }
+	peer := func(i int) synth.Peer {
+		return synth.WorkloadPeer(fmt.Sprintf("ns-%d", i/50), fmt.Sprintf("svc-%d", i))
+	}
 	for i := 0; i < n; i++ {
 		p := peer(i)
 		g.Workloads = append(g.Workloads, wl(p.Workload.Namespace, p.Workload.Name, "app", p.Workload.Name))
