@@ -2,7 +2,6 @@ package synth
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
@@ -161,13 +160,4 @@ func ciliumProtocol(p observe.Protocol) api.L4Proto {
 		return api.ProtoSCTP
 	}
 	return api.ProtoAny
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

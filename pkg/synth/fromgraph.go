@@ -208,14 +208,14 @@ func dnsLabel(s string) string {
 			b = append(b, '-')
 		}
 	}
+	if len(b) > 63 {
+		b = b[:63]
+	}
 	for len(b) > 0 && (b[0] == '-' || b[0] == '.') {
 		b = b[1:]
 	}
 	for len(b) > 0 && (b[len(b)-1] == '-' || b[len(b)-1] == '.') {
 		b = b[:len(b)-1]
-	}
-	if len(b) > 63 {
-		b = b[:63]
 	}
 	if len(b) == 0 {
 		return "workload"

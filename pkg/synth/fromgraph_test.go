@@ -62,3 +62,18 @@ func TestFromGraph(t *testing.T) {
 		}
 	}
 }
+
+func TestDNSLabel(t *testing.T) {
+	tests := map[string]string{
+		"reviews":                      "reviews",
+		"Jaeger_Default":               "jaeger-default",
+		"-odd-":                        "odd",
+		"":                             "workload",
+		strings.Repeat("a", 62) + "-b": strings.Repeat("a", 62),
+	}
+	for in, want := range tests {
+		if got := dnsLabel(in); got != want {
+			t.Errorf("dnsLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

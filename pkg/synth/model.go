@@ -96,7 +96,8 @@ type Peer struct {
 	Prefix   netip.Prefix
 }
 
-// WorkloadPeer, EntityPeer, FQDNPeer and CIDRPeer build peers.
+// WorkloadPeer, EntityPeer, FQDNPeer, CIDRPeer and AddrPeer (a single
+// address) build peers.
 func WorkloadPeer(namespace, name string) Peer {
 	return Peer{Kind: PeerWorkload, Workload: WorkloadRef{namespace, name}}
 }
@@ -104,10 +105,6 @@ func EntityPeer(e Entity) Peer     { return Peer{Kind: PeerEntity, Entity: e} }
 func FQDNPeer(name string) Peer    { return Peer{Kind: PeerFQDN, FQDN: name} }
 func CIDRPeer(p netip.Prefix) Peer { return Peer{Kind: PeerCIDR, Prefix: p.Masked()} }
 func AddrPeer(a netip.Addr) Peer   { return CIDRPeer(netip.PrefixFrom(a, a.BitLen())) }
-func (p Peer) IsWorkload() bool    { return p.Kind == PeerWorkload }
-func (p Peer) inNamespace(ns string) bool {
-	return p.Kind == PeerWorkload && p.Workload.Namespace == ns
-}
 
 // String names the peer for reports and sorting.
 func (p Peer) String() string {
