@@ -51,12 +51,33 @@ func (r *SemanticResult) Changed() bool { return len(r.NewlyDenied)+len(r.NewlyA
 // is removed.
 func Semantic(g *synth.Graph, current, proposed []*unstructured.Unstructured) (*SemanticResult, error) {
 	res := &SemanticResult{}
-	after := Overlay(current, proposed)
-	nowPolicies, skipped, err := toVerify(current)
+	// A policy in force that the engine cannot read is left out of both
+	// sides, with a note, rather than failing the whole diff; a proposed
+	// one it cannot read is an error.
+	unreadable := map[string]bool{}
+	for _, o := range current {
+		if o.GetKind() == "CiliumClusterwideNetworkPolicy" {
+			continue
+		}
+		if _, _, err := toVerify([]*unstructured.Unstructured{o}); err != nil {
+			unreadable[ObjectKey(o)] = true
+			res.Notes = append(res.Notes, fmt.Sprintf("%s is in force but left out of the semantic diff: %v", ObjectKey(o), err))
+		}
+	}
+	readable := func(objs []*unstructured.Unstructured) []*unstructured.Unstructured {
+		var out []*unstructured.Unstructured
+		for _, o := range objs {
+			if !unreadable[ObjectKey(o)] {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+	nowPolicies, skipped, err := toVerify(readable(current))
 	if err != nil {
 		return nil, fmt.Errorf("current policies: %w", err)
 	}
-	afterPolicies, skippedAfter, err := toVerify(after)
+	afterPolicies, skippedAfter, err := toVerify(readable(Overlay(current, proposed)))
 	if err != nil {
 		return nil, fmt.Errorf("proposed policies: %w", err)
 	}

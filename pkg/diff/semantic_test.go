@@ -1,6 +1,7 @@
 package diff
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +91,28 @@ spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
 	}
 	if res.Changed() || res.UnchangedDenied != 1 || res.UnchangedAllowed != 2 {
 		t.Errorf("got %+v, want no change: 2 allowed, 1 denied", res)
+	}
+}
+
+func TestSemanticLeavesOutLivePoliciesTheEngineCannotRead(t *testing.T) {
+	// A live CiliumNetworkPolicy with a field this Cilium does not know
+	// (from a newer Cilium, say) must not stop the diff.
+	current := mustParse(t, dbFromAPI+`---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: future, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  ingress: [{fromEndpoints: "not a list"}]
+`)
+	res, err := Semantic(shopGraph(), current, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "CiliumNetworkPolicy shop/future is in force but left out") {
+		t.Errorf("notes %q, want one naming the unreadable policy", res.Notes)
+	}
+	if res.Observed != 3 || res.Changed() {
+		t.Errorf("got %+v, want 3 observed and no change", res)
 	}
 }
