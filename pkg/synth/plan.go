@@ -85,8 +85,11 @@ type builder struct {
 	opts      Options
 	workloads map[WorkloadRef]*Workload
 	policies  map[WorkloadRef]*policyDraft
-	// dnsServers are, per resolver, the labelled workloads it queried.
+	// dnsServers are, per resolver, the labelled workloads it queried;
+	// otherDNS the servers it reached that no label selects (node-local
+	// caches seen as the host or an address).
 	dnsServers map[WorkloadRef]map[Peer]bool
+	otherDNS   map[WorkloadRef]map[Peer]bool
 	resolvers  map[WorkloadRef]bool
 	plan       Plan
 }
@@ -104,6 +107,7 @@ func newBuilder(g *Graph, opts Options) *builder {
 		workloads:  make(map[WorkloadRef]*Workload, len(g.Workloads)),
 		policies:   make(map[WorkloadRef]*policyDraft),
 		dnsServers: make(map[WorkloadRef]map[Peer]bool),
+		otherDNS:   make(map[WorkloadRef]map[Peer]bool),
 		resolvers:  make(map[WorkloadRef]bool),
 	}
 }
@@ -186,21 +190,22 @@ func (b *builder) collect() {
 func (b *builder) addEgress(d *policyDraft, e Edge, port PortKey) {
 	d.evidence = append(d.evidence, e)
 	if port.Port == dnsPort && (port.Protocol == observe.ProtoUDP || port.Protocol == observe.ProtoTCP) {
-		b.resolvers[d.workload.WorkloadRef] = true
-		if w := b.labelledWorkload(e.To); w != nil {
-			servers := b.dnsServers[d.workload.WorkloadRef]
-			if servers == nil {
-				servers = map[Peer]bool{}
-				b.dnsServers[d.workload.WorkloadRef] = servers
-			}
-			servers[e.To] = true
-			return
-		}
-		if e.To.Kind == PeerWorkload {
+		ref := d.workload.WorkloadRef
+		b.resolvers[ref] = true
+		switch {
+		case b.labelledWorkload(e.To) != nil:
+			addPeer(b.dnsServers, ref, e.To)
+		case e.To.Kind == PeerWorkload:
 			// An unlabelled workload cannot be selected: the cluster DNS
 			// selector stands in for it.
-			return
+		default:
+			// Queries to it must pass the DNS proxy too, or toFQDNs
+			// never learns the answers.
+			if peer, ok := b.egressPeer(e); ok {
+				addPeer(b.otherDNS, ref, peer)
+			}
 		}
+		return
 	}
 	peer, ok := b.egressPeer(e)
 	if !ok {
@@ -311,7 +316,7 @@ func (b *builder) finish() *Plan {
 		wp.Ingress = groupRules(d.ingress)
 		wp.Egress = groupRules(d.egress)
 		if b.resolvers[ref] {
-			wp.Egress = append([]Rule{b.dnsRule(ref)}, wp.Egress...)
+			wp.Egress = append(b.dnsRules(ref), wp.Egress...)
 		}
 		sortEdges(wp.Evidence)
 		b.plan.Policies = append(b.plan.Policies, wp)
@@ -327,18 +332,40 @@ func (b *builder) finish() *Plan {
 	return &b.plan
 }
 
-// dnsRule allows a resolver to reach its DNS server on 53/UDP and TCP.
-func (b *builder) dnsRule(ref WorkloadRef) Rule {
-	r := Rule{DNS: true, Ports: []PortRange{{Protocol: observe.ProtoTCP, Port: dnsPort}, {Protocol: observe.ProtoUDP, Port: dnsPort}}}
+// dnsRules allow a resolver to reach its DNS servers on 53/UDP and TCP:
+// the labelled servers it queried, or the cluster DNS selector when it
+// queried none; and, in rules of their own kind, the servers no label
+// selects.
+func (b *builder) dnsRules(ref WorkloadRef) []Rule {
+	ports := []PortRange{{Protocol: observe.ProtoTCP, Port: dnsPort}, {Protocol: observe.ProtoUDP, Port: dnsPort}}
+	main := Rule{DNS: true, Ports: ports}
 	for p := range b.dnsServers[ref] {
-		r.Peers = append(r.Peers, p)
+		main.Peers = append(main.Peers, p)
 	}
-	if len(r.Peers) == 0 {
+	if len(main.Peers) == 0 {
 		sel := b.opts.DNS
-		r.DNSSelector = &sel
+		main.DNSSelector = &sel
 	}
-	sortPeers(r.Peers)
-	return r
+	sortPeers(main.Peers)
+	rules := []Rule{main}
+	byKind := map[PeerKind][]Peer{}
+	for p := range b.otherDNS[ref] {
+		byKind[p.Kind] = append(byKind[p.Kind], p)
+	}
+	for _, kind := range []PeerKind{PeerEntity, PeerCIDR, PeerFQDN} {
+		if peers := byKind[kind]; len(peers) > 0 {
+			sortPeers(peers)
+			rules = append(rules, Rule{DNS: true, Ports: ports, Peers: peers})
+		}
+	}
+	return rules
+}
+
+func addPeer(m map[WorkloadRef]map[Peer]bool, ref WorkloadRef, p Peer) {
+	if m[ref] == nil {
+		m[ref] = map[Peer]bool{}
+	}
+	m[ref][p] = true
 }
 
 func refLess(a, b WorkloadRef) bool {
