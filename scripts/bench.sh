@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make bench: Go benchmarks (each reports its speed-up against a baseline
-# measured in the same run), then peak RSS of file ingest at 100k and 1M
-# generated flows, to show memory stays flat as the flow count grows.
+# make bench: the Go benchmarks (each reports its speed-up against a
+# baseline measured in the same run), then the cluster-scale table of
+# internal/cmd/benchtable (ingest, memory, synthesis and verification at
+# 1k, 10k and 100k workloads, beside the baselines, measured in one run).
+# SIZES, SAMPLE and VERIFY_MAX tune the table; BENCH filters the Go
+# benchmarks; TABLE=0 skips the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.cache/bench
@@ -10,17 +13,13 @@ mkdir -p "$out"
 echo "== Go benchmarks"
 go test -run '^$' -bench "${BENCH:-.}" -benchmem ./... | tee "$out/go-bench.txt" | grep -E '^(Benchmark|ok|FAIL|pkg:)'
 
+[ "${TABLE:-1}" = 1 ] || exit 0
 echo
-echo "== Peak RSS of 'netpolgen inspect' over generated captures"
+echo "== Cluster-scale table"
 go build -o "$out/netpolgen" ./cmd/netpolgen
 go build -o "$out/peakrss" ./internal/cmd/peakrss
-printf '| flows | capture bytes | peak RSS | RSS vs 100k |\n|---:|---:|---:|---:|\n'
-base=""
-for n in 100000 1000000; do
-  f="$out/shop-$n.json"
-  [ -s "$f" ] || "$out/netpolgen" gen --duration 0 --flows "$n" -o "$f" 2>/dev/null
-  rss=$("$out/peakrss" -- "$out/netpolgen" inspect "$f" 2>/dev/null)
-  [ -n "$base" ] || base=$rss
-  printf '| %s | %s | %s MiB | %sx |\n' "$n" "$(stat -c %s "$f")" "$((rss / 1048576))" \
-    "$(awk -v a="$rss" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
-done
+make -s hubble
+go run ./internal/cmd/benchtable -dir "$out" -netpolgen "$out/netpolgen" -peakrss "$out/peakrss" \
+  -hubble "$(make -s --no-print-directory print-hubble-bin)" \
+  -sizes "${SIZES:-1000,10000,100000}" -sample "${SAMPLE:-200000}" -verify-max "${VERIFY_MAX:-10000}" |
+  tee "$out/table.md"

@@ -1,6 +1,7 @@
-// Command peakrss runs a command and prints its peak resident set size, so
-// benchmarks can report memory without depending on GNU time being
-// installed.
+// Command peakrss runs a command and prints its peak resident set size in
+// bytes, so benchmarks can report memory without depending on GNU time
+// being installed. The command reads peakrss's standard input; its
+// standard output is discarded and its standard error passed on.
 package main
 
 import (
@@ -20,7 +21,7 @@ func main() {
 		os.Exit(2)
 	}
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	cmd.Stdin, cmd.Stderr = os.Stdin, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintf(os.Stderr, "peakrss: %s: %v\n", args[0], err)
 		os.Exit(1)

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	observerpb "github.com/cilium/cilium/api/v1/observer"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/pkg/graph"
+	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/replay"
+	"github.com/netpolgen/netpolgen/pkg/synth"
+	"github.com/netpolgen/netpolgen/pkg/verify"
+)
+
+// row is one cluster size's figures.
+type row struct {
+	workloads, flows, sample int
+
+	fileRate, protojsonRate, hubbleRate float64
+	grpcRate, stockRate                 float64
+	foldRate                            float64
+
+	peakRSS      int64
+	edges        int
+	bytesPerEdge float64
+
+	synthTime, verifyTime time.Duration
+	verified              bool
+	verifyOK              bool
+	policies, yamlBytes   int
+}
+
+func measure(ctx context.Context, cfg config, n int) (row, error) {
+	r := row{workloads: n}
+	path := capturePath(cfg, n)
+	flows, err := ensureCapture(path, n)
+	if err != nil {
+		return r, err
+	}
+	r.flows = flows
+	sample := path + ".sample"
+	if r.sample, err = writeSample(path, sample, cfg.sample); err != nil {
+		return r, err
+	}
+
+	if r.fileRate, err = timeRate(r.flows, func() (int, error) { return ingestFile(ctx, path) }); err != nil {
+		return r, err
+	}
+	if r.protojsonRate, err = timeRate(r.sample, func() (int, error) { return ingestProtojson(sample) }); err != nil {
+		return r, err
+	}
+	if cfg.hubble != "" {
+		if r.hubbleRate, err = timeRate(r.sample, func() (int, error) { return ingestHubbleCLI(cfg.hubble, sample) }); err != nil {
+			return r, err
+		}
+	}
+	if r.grpcRate, r.stockRate, err = grpcRates(ctx, sample); err != nil {
+		return r, err
+	}
+
+	var g *graph.Graph
+	if r.foldRate, err = timeRate(r.flows, func() (int, error) {
+		src := observe.NewFileSource([]string{path}, observe.FileOptions{})
+		defer src.Close()
+		var err error
+		g, err = graph.Build(ctx, src, graph.Options{})
+		return int(src.Stats().Flows), err
+	}); err != nil {
+		return r, err
+	}
+	r.edges = len(g.Edges)
+	// The graph's size: live heap now, minus live heap once the graph and
+	// everything made from it are released at the end.
+	withGraph := liveHeap()
+
+	start := time.Now()
+	sg := synth.FromGraph(g)
+	plan, err := synth.Build(sg, synth.Options{Format: synth.FormatCilium})
+	if err != nil {
+		return r, err
+	}
+	files, _, err := plan.Files(synth.FormatCilium)
+	if err != nil {
+		return r, err
+	}
+	r.synthTime = time.Since(start)
+	for _, f := range files {
+		if strings.HasSuffix(f.Path, ".yaml") && !strings.HasSuffix(f.Path, "kustomization.yaml") {
+			r.policies++
+			r.yamlBytes += len(f.Data)
+		}
+	}
+
+	if n <= cfg.verifyMax {
+		start = time.Now()
+		ps, err := verify.FromFiles(files)
+		if err != nil {
+			return r, err
+		}
+		res, err := verify.Verify(sg, ps, verify.Options{})
+		if err != nil {
+			return r, err
+		}
+		r.verifyTime, r.verified, r.verifyOK = time.Since(start), true, res.OK() && len(res.Excess) == 0
+	}
+	g, sg, plan, files = nil, nil, nil, nil
+	r.bytesPerEdge = float64(withGraph-liveHeap()) / float64(max(1, r.edges))
+
+	r.peakRSS, err = peakRSS(cfg, "", cfg.netpolgen, "graph", "-o", "text", path)
+	return r, err
+}
+
+// ensureCapture writes the large-cluster capture for n workloads unless it
+// is already there, and returns its flow count.
+func ensureCapture(path string, n int) (int, error) {
+	s, err := flowgen.Large(flowgen.DefaultLargeConfig(max(10, n/100), n))
+	if err != nil {
+		return 0, err
+	}
+	want := flowsFor(n)
+	if st, err := os.Stat(path + ".flows"); err == nil && st.Size() > 0 {
+		if data, err := os.ReadFile(path + ".flows"); err == nil {
+			if got, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && got >= want {
+				return got, nil
+			}
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	truth, err := flowgen.Generate(s, flowgen.Options{Seed: 1, MaxFlows: uint64(want)}, f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, err
+	}
+	return int(truth.Flows), os.WriteFile(path+".flows", []byte(strconv.FormatUint(truth.Flows, 10)), 0o644)
+}
+
+// writeSample copies the first n lines of a capture.
+func writeSample(from, to string, n int) (int, error) {
+	in, err := os.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return 0, err
+	}
+	w := bufio.NewWriterSize(out, 1<<20)
+	br := bufio.NewReaderSize(in, 1<<20)
+	flows := 0
+	for flows < n {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			w.Write(line)
+			if bytes.HasPrefix(line, []byte(`{"flow"`)) {
+				flows++
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return 0, err
+	}
+	return flows, out.Close()
+}
+
+// timeRate runs fn and returns flows per second, checking fn read the
+// expected number of flows so a short read cannot flatter a figure.
+func timeRate(want int, fn func() (int, error)) (float64, error) {
+	start := time.Now()
+	got, err := fn()
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, err
+	}
+	if got != want {
+		return 0, fmt.Errorf("read %d flows, want %d", got, want)
+	}
+	return float64(got) / elapsed.Seconds(), nil
+}
+
+func ingestFile(ctx context.Context, path string) (int, error) {
+	src := observe.NewFileSource([]string{path}, observe.FileOptions{Strict: true})
+	defer src.Close()
+	n := 0
+	for {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if rec.Kind == observe.KindFlow {
+			n++
+		}
+	}
+}
+
+// ingestProtojson is the baseline a client of the generated types has:
+// protojson.Unmarshal of each line into GetFlowsResponse.
+func ingestProtojson(path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 1<<20), 1<<30)
+	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
+	n := 0
+	for sc.Scan() {
+		var resp observerpb.GetFlowsResponse
+		if err := opts.Unmarshal(sc.Bytes(), &resp); err != nil {
+			return n, err
+		}
+		if resp.GetFlow() != nil {
+			n++
+		}
+	}
+	return n, sc.Err()
+}
+
+// ingestHubbleCLI times the real hubble CLI reading the same file and
+// printing it again, counting the flows it printed.
+func ingestHubbleCLI(hubble, path string) (int, error) {
+	cmd := exec.Command(hubble, "observe", "--input-file", path, "-o", "jsonpb", "--all")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReaderSize(out, 1<<20)
+	n := 0
+	for {
+		line, err := br.ReadSlice('\n')
+		if bytes.HasPrefix(line, []byte(`{"flow"`)) {
+			n++
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return n, err
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		return n, fmt.Errorf("hubble observe --input-file: %v: %s", err, stderr.String())
+	}
+	return n, nil
+}
+
+// grpcRates serves the sample from an in-process replay server on
+// loopback and reads it all with netpolgen's source and with the stock
+// generated client (full decoding, then FromProto).
+func grpcRates(ctx context.Context, sample string) (fast, stock float64, err error) {
+	capture, err := replay.LoadCapture(sample)
+	if err != nil {
+		return 0, 0, err
+	}
+	want := 0
+	for _, ev := range capture.Events {
+		if ev.Resp.GetFlow() != nil {
+			want++
+		}
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, 0, err
+	}
+	srv := replay.NewServer(capture, replay.Options{}).NewGRPCServer()
+	go srv.Serve(lis)
+	defer srv.Stop()
+	addr := lis.Addr().String()
+
+	if stock, err = timeRate(want, func() (int, error) { return readStock(ctx, addr) }); err != nil {
+		return 0, 0, err
+	}
+	fast, err = timeRate(want, func() (int, error) { return readFast(ctx, addr) })
+	return fast, stock, err
+}
+
+func readStock(ctx context.Context, addr string) (int, error) {
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	stream, err := observerpb.NewObserverClient(conn).GetFlows(ctx, &observerpb.GetFlowsRequest{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var sink observe.Flow
+	for {
+		resp, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			runtime.KeepAlive(sink)
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if f := resp.GetFlow(); f != nil {
+			sink = observe.FromProto(f)
+			n++
+		}
+	}
+}
+
+func readFast(ctx context.Context, addr string) (int, error) {
+	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: addr})
+	if err != nil {
+		return 0, err
+	}
+	defer src.Close()
+	n := 0
+	for {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if rec.Kind == observe.KindFlow {
+			n++
+		}
+	}
+}
+
+// peakRSS runs a netpolgen command in a child process (through a shell
+// pipeline when pipeFrom is set) and returns its peak resident set size.
+func peakRSS(cfg config, pipeFrom string, args ...string) (int64, error) {
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = strconv.Quote(a)
+	}
+	script := strconv.Quote(cfg.peakrss) + " -- " + strings.Join(quoted, " ")
+	if pipeFrom != "" {
+		script = pipeFrom + " | " + script
+	}
+	cmd := exec.Command("bash", "-o", "pipefail", "-c", script)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("%s: %v: %s", script, err, stderr.String())
+	}
+	return strconv.ParseInt(strings.TrimSpace(stdout.String()), 10, 64)
+}
+
+// liveHeap is the heap in use after a full collection.
+func liveHeap() int64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
