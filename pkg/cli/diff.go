@@ -8,6 +8,8 @@ import (
 
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/diff"
+	"github.com/netpolgen/netpolgen/pkg/graph"
+	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
 func newDiffCommand(streams Streams) *cobra.Command {
@@ -15,6 +17,7 @@ func newDiffCommand(streams Streams) *cobra.Command {
 		policies string
 		against  string
 		files    []string
+		state    string
 		output   string
 		conn     cluster.Options
 	)
@@ -31,7 +34,7 @@ server-managed fields, as kubectl diff does. With --against DIR the current
 policies are read from manifests instead of a cluster. Policies in force
 but not proposed are listed; netpolgen never deletes them.
 
-Semantic diff (with --from-file): every observed connection's verdict under
+Semantic diff (with --from-file, or --state: the graph learn saved): every observed connection's verdict under
 the current policies and under the current policies with the proposed ones
 applied, through the same Cilium policy engine as verify: newly denied
 (would break), newly allowed, unchanged.
@@ -48,14 +51,25 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 			if output != "text" && output != "markdown" && output != "json" {
 				return fmt.Errorf("unknown output format %q: use text, markdown or json", output)
 			}
+			if state != "" && len(files) > 0 {
+				return fmt.Errorf("use --from-file or --state, not both")
+			}
 			proposed, err := diff.LoadDir(policies)
 			if err != nil {
 				return err
 			}
-			report, err := diff.Run(cmd.Context(), diff.Inputs{
+			in := diff.Inputs{
 				Proposed: proposed, AgainstDir: against, Cluster: conn,
 				Captures: files, Stdin: streams.In,
-			})
+			}
+			if state != "" {
+				g, err := graph.LoadFile(state)
+				if err != nil {
+					return fmt.Errorf("--state: %w", err)
+				}
+				in.Graph = synth.FromGraph(g)
+			}
+			report, err := diff.Run(cmd.Context(), in)
 			if err != nil {
 				return err
 			}
@@ -72,6 +86,7 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 	f.StringVar(&policies, "policies", "", "directory of proposed policies (required)")
 	f.StringVar(&against, "against", "", "directory of the policies in force, instead of reading the cluster")
 	f.StringArrayVarP(&files, "from-file", "f", nil, "capture of observed flows for the semantic diff (repeatable, \"-\" for standard input)")
+	f.StringVar(&state, "state", "", "learned graph (learn --state) for the semantic diff, instead of --from-file")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
 	addClusterFlags(cmd, &conn)
 	return cmd

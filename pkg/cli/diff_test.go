@@ -102,3 +102,30 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 		}
 	}
 }
+
+func TestDiffFromTheLearnedState(t *testing.T) {
+	// learn --state saves the graph; diff reads it instead of the
+	// capture and reaches the same verdicts.
+	example := filepath.Join("..", "..", "examples", "shop-flows.json.gz")
+	state := filepath.Join(t.TempDir(), "learn.graph.json")
+	if code, _, stderr := run(t, "", "learn", "--from-file", example, "--state", state, "--out", t.TempDir()); code > 1 {
+		t.Fatalf("learn: exit %d: %s", code, stderr)
+	}
+	empty := t.TempDir()
+	proposed := writePolicyDir(t, map[string]string{"deny.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+`})
+	_, fromCapture, _ := run(t, "", "diff", "--policies", proposed, "--against", empty, "--from-file", example)
+	code, fromState, stderr := run(t, "", "diff", "--policies", proposed, "--against", empty, "--state", state)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr: %s", code, stderr)
+	}
+	if fromState != fromCapture || !strings.Contains(fromState, "newly denied: ") {
+		t.Errorf("diff from --state differs from --from-file:\n%s\n---\n%s", fromState, fromCapture)
+	}
+	if code, _, stderr := run(t, "", "diff", "--policies", proposed, "--against", empty, "--state", state, "--from-file", example); code != 2 || !strings.Contains(stderr, "not both") {
+		t.Errorf("--state with --from-file: exit %d, %s", code, stderr)
+	}
+}

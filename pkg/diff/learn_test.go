@@ -80,7 +80,7 @@ func TestLearnWithTheClusterNamesPodsAndDiffs(t *testing.T) {
 	}
 	// --diff: everything is new to this cluster, and every observed
 	// connection into bookinfo goes from allowed (no policy) to allowed.
-	for _, want := range []string{"+++ proposed/CiliumNetworkPolicy bookinfo/productpage", "0 newly denied (would break)"} {
+	for _, want := range []string{"+++ proposed/CiliumNetworkPolicy bookinfo/productpage", " 0 rejected, ", "0 newly denied (would break)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("learn --diff output lacks %q:\n%s", want, stdout)
 		}
