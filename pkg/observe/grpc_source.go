@@ -66,8 +66,15 @@ type GRPCSource struct {
 	conn   *grpc.ClientConn
 	client observerpb.ObserverClient
 
-	stream       grpc.ClientStream
+	stream grpc.ClientStream
+	// cancelStream ends the current stream; it is guarded by mu because
+	// a caller's context may fire it from another goroutine.
 	cancelStream context.CancelFunc
+	// watched is the context of the latest Next call, and unwatch stops
+	// it from cancelling the stream: a Next blocked in a quiet stream
+	// must still return when its context ends.
+	watched context.Context
+	unwatch func() bool
 
 	frame    RawFrame
 	dec      *WireDecoder
@@ -185,8 +192,13 @@ func (s *GRPCSource) request() *observerpb.GetFlowsRequest {
 	return req
 }
 
+// openStream opens a stream that lives until it breaks, Close, or the
+// context of the Next call reading it ends (see watch); ctx bounds only
+// the opening.
 func (s *GRPCSource) openStream(ctx context.Context) error {
-	sctx, cancel := context.WithCancel(ctx)
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stopOpening := context.AfterFunc(ctx, cancel)
+	defer stopOpening()
 	desc := &observerpb.Observer_ServiceDesc.Streams[0]
 	stream, err := s.conn.NewStream(sctx, desc, observerpb.Observer_GetFlows_FullMethodName, grpc.ForceCodecV2(RawCodec{}))
 	if err == nil {
@@ -198,20 +210,45 @@ func (s *GRPCSource) openStream(ctx context.Context) error {
 		cancel()
 		return err
 	}
+	s.mu.Lock()
 	s.stream, s.cancelStream = stream, cancel
-	s.setLive(func(l *LiveStats) { l.Connected = true })
+	s.live.Connected = true
+	s.mu.Unlock()
 	return nil
 }
 
 func (s *GRPCSource) closeStream() {
+	s.mu.Lock()
 	if s.cancelStream != nil {
 		s.cancelStream()
 	}
 	s.stream, s.cancelStream = nil, nil
+	s.mu.Unlock()
+}
+
+// watch makes ctx's end cancel the current stream, so a Next blocked in
+// RecvMsg returns. The stream is then resumed by the next call. Watching
+// is set up once per context, not per call.
+func (s *GRPCSource) watch(ctx context.Context) {
+	if ctx == s.watched {
+		return
+	}
+	if s.unwatch != nil {
+		s.unwatch()
+	}
+	s.watched = ctx
+	s.unwatch = context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		if s.cancelStream != nil {
+			s.cancelStream()
+		}
+		s.mu.Unlock()
+	})
 }
 
 // Next implements Source.
 func (s *GRPCSource) Next(ctx context.Context) (*Record, error) {
+	s.watch(ctx)
 	for {
 		if s.done {
 			return nil, io.EOF
@@ -232,6 +269,9 @@ func (s *GRPCSource) Next(ctx context.Context) (*Record, error) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				// The caller's context ended the stream: a later Next with
+				// a live context resumes it.
+				s.closeStream()
 				return nil, ctx.Err()
 			}
 			if errors.Is(err, io.EOF) {
@@ -380,6 +420,9 @@ func (s *GRPCSource) ServerStatus(ctx context.Context) (*observerpb.ServerStatus
 
 // Close ends the stream and the connection.
 func (s *GRPCSource) Close() error {
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	s.closeStream()
 	s.done = true
 	return s.conn.Close()

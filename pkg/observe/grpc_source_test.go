@@ -188,9 +188,12 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 // TestGRPCSourceSurvivesServerRestarts kills the server twice mid-stream
 // and restarts it on the same port: every flow must arrive exactly once.
 func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
-	const n = 900
+	// Paced so the server is never far ahead of the reader: with the
+	// whole capture sent into the client's buffers before a kill, there
+	// would be nothing left to resume.
+	const n = 1200
 	path, resps := groupedGRPCCapture(t, n)
-	opts := replay.Options{Rate: 3000}
+	opts := replay.Options{Rate: 1000}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
 	gopts := fastGRPCOptions(addr)
@@ -227,7 +230,7 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 		}
 	}()
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
-	for _, killAt := range []int{200, 500} {
+	for _, killAt := range []int{200, 600} {
 		for count() < killAt {
 			select {
 			case err := <-readErr:
@@ -408,4 +411,74 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// TestGRPCSourceHonoursEachCallsContext ends a Next blocked on a quiet
+// stream with its context, then goes on reading with a new one: nothing
+// is lost or repeated across the interruption.
+func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
+	const n = 30
+	path, resps := groupedGRPCCapture(t, n)
+	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{Rate: 60})
+	opts := fastGRPCOptions(addr)
+	opts.Follow, opts.Since = true, resps[0].GetTime().AsTime()
+	src, err := observe.NewGRPCSource(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	// A follower of a finished capture gets nothing more: its Next must
+	// still end with its context.
+	_, quietAddr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
+	quietOpts := fastGRPCOptions(quietAddr)
+	quietOpts.Follow = true
+	quiet, err := observe.NewGRPCSource(context.Background(), quietOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	qctx, qcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer qcancel()
+	begin := time.Now()
+	if _, err := quiet.Next(qctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next on a quiet stream returned %v, want DeadlineExceeded", err)
+	}
+	if waited := time.Since(begin); waited > time.Second {
+		t.Fatalf("Next on a quiet stream returned %v after its context ended", waited)
+	}
+
+	seen := map[string]int{}
+	read := func(ctx context.Context) error {
+		for len(seen) < n {
+			rec, err := src.Next(ctx)
+			if err != nil {
+				return err
+			}
+			seen[flowKey(&rec.Flow)]++
+		}
+		return nil
+	}
+	short, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	start := time.Now()
+	err = read(short)
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next under a 200ms context returned %v, want DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Fatalf("Next returned %v after its context ended", waited)
+	}
+	if len(seen) == 0 || len(seen) == n {
+		t.Fatalf("read %d of %d flows in 200ms at 60/s: the test cannot tell an interruption", len(seen), n)
+	}
+	long, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := read(long); err != nil {
+		t.Fatal(err)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("flow %s arrived %d times", k, c)
+		}
+	}
 }
