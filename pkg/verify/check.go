@@ -111,6 +111,27 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		return nil, err
 	}
 	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}}
+	// Each identity's policy is distilled once, as LookupFlow does per
+	// call: a graph's connections share few identities, and distilling is
+	// the expensive step.
+	distilled := map[*identity.Identity]*subjectPolicy{}
+	defer func() {
+		for _, p := range distilled {
+			eng.release(p)
+		}
+	}()
+	policyOf := func(p synth.Peer) (*subjectPolicy, error) {
+		id := ids.byPeer[p]
+		if sp := distilled[id]; sp != nil {
+			return sp, nil
+		}
+		sp, err := eng.distill(id)
+		if err != nil {
+			return nil, fmt.Errorf("verify %s: %w", p, err)
+		}
+		distilled[id] = sp
+		return sp, nil
+	}
 	kubernetesOnly := len(ps.Cilium) == 0
 	for _, e := range g.Edges {
 		if !e.Protocol.HasPorts() || e.Port == 0 {
@@ -121,15 +142,23 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		if err != nil {
 			return nil, err
 		}
-		v, egress, ingress, err := policy.LookupFlow(logger, eng.repo, eng.idm, policytypes.Flow{From: ids.byPeer[e.From], To: ids.byPeer[e.To], Proto: proto, Dport: e.Port})
+		src, err := policyOf(e.From)
 		if err != nil {
-			return nil, fmt.Errorf("verify %s -> %s %d/%s: %w", e.From, e.To, e.Port, e.Protocol, err)
+			return nil, err
 		}
-		c := Connection{Edge: e, Allowed: v.Allowed(), EgressRules: ruleIDs(egress), IngressRules: ruleIDs(ingress)}
-		if !c.Allowed {
-			c.Side = side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)
+		dst, err := policyOf(e.To)
+		if err != nil {
+			return nil, err
+		}
+		// Egress at the source, ingress at the destination, as LookupFlow.
+		egress, egressMeta, _ := src.epp.Lookup(policy.EgressKey().WithIdentity(ids.byPeer[e.To].ID).WithPortProto(proto, e.Port))
+		ingress, ingressMeta, _ := dst.epp.Lookup(policy.IngressKey().WithIdentity(ids.byPeer[e.From].ID).WithPortProto(proto, e.Port))
+		c := Connection{Edge: e, Allowed: !egress.IsDeny() && !ingress.IsDeny()}
+		if c.Allowed {
+			c.EgressRules, c.IngressRules = ruleIDs(egressMeta), ruleIDs(ingressMeta)
+		} else {
+			c.Side = side(egress.IsDeny(), ingress.IsDeny())
 			c.Inexpressible = kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g))
-			c.EgressRules, c.IngressRules = nil, nil
 		}
 		out.Connections = append(out.Connections, c)
 	}
@@ -137,13 +166,12 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		if p.Kind != synth.PeerWorkload {
 			continue
 		}
-		pol, err := eng.distill(ids.byPeer[p])
+		pol, err := policyOf(p)
 		if err != nil {
-			return nil, fmt.Errorf("verify %s: %w", p, err)
+			return nil, err
 		}
 		sel := pol.epp.SelectorPolicy
 		out.Selected[p.Workload] = Selection{Ingress: sel.IngressPolicyEnabled, Egress: sel.EgressPolicyEnabled}
-		eng.release(pol)
 	}
 	return out, nil
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"maps"
 	"testing"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -47,6 +48,24 @@ func TestCheckTracesVerdictsToRules(t *testing.T) {
 			}
 			if s := got.Selected[db.Workload]; s.Ingress || s.Egress {
 				t.Errorf("db selection %+v, want none (namespace excluded)", s)
+			}
+			// Check decides every connection as Verify's LookupFlow does.
+			res, err := Verify(g, ps, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifyDenied := map[synth.ConnKey]string{}
+			for _, f := range append(res.Denied, res.Inexpressible...) {
+				verifyDenied[synth.ConnKey{From: f.From, To: f.To, Port: f.Port}] = f.Side
+			}
+			checkDenied := map[synth.ConnKey]string{}
+			for _, c := range got.Connections {
+				if !c.Allowed {
+					checkDenied[c.Edge.Key()] = c.Side
+				}
+			}
+			if !maps.Equal(verifyDenied, checkDenied) || len(checkDenied) == 0 {
+				t.Errorf("denied connections differ:\nVerify %v\nCheck  %v", verifyDenied, checkDenied)
 			}
 		})
 	}
