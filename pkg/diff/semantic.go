@@ -56,10 +56,7 @@ func Semantic(g *synth.Graph, current, proposed []*unstructured.Unstructured) (*
 	// one it cannot read is an error.
 	unreadable := map[string]bool{}
 	for _, o := range current {
-		if o.GetKind() == "CiliumClusterwideNetworkPolicy" {
-			continue
-		}
-		if _, _, err := toVerify([]*unstructured.Unstructured{o}); err != nil {
+		if err := engineReads(o); err != nil {
 			unreadable[ObjectKey(o)] = true
 			res.Notes = append(res.Notes, fmt.Sprintf("%s is in force but left out of the semantic diff: %v", ObjectKey(o), err))
 		}
@@ -73,16 +70,13 @@ func Semantic(g *synth.Graph, current, proposed []*unstructured.Unstructured) (*
 		}
 		return out
 	}
-	nowPolicies, skipped, err := toVerify(readable(current))
+	nowPolicies, err := toVerify(readable(current))
 	if err != nil {
 		return nil, fmt.Errorf("current policies: %w", err)
 	}
-	afterPolicies, skippedAfter, err := toVerify(readable(Overlay(current, proposed)))
+	afterPolicies, err := toVerify(readable(Overlay(current, proposed)))
 	if err != nil {
 		return nil, fmt.Errorf("proposed policies: %w", err)
-	}
-	if skipped+skippedAfter > 0 {
-		res.Notes = append(res.Notes, fmt.Sprintf("%d CiliumClusterwideNetworkPolicies (current) and %d (after applying) are not part of the semantic diff: the verification engine reads namespaced policies only", skipped, skippedAfter))
 	}
 	// Only the observed connections matter here, so the excess sweep
 	// over never-observed ones is turned off.
@@ -131,25 +125,30 @@ func Overlay(current, proposed []*unstructured.Unstructured) []*unstructured.Uns
 	return append(out, proposed...)
 }
 
-// toVerify hands namespaced policies to the verification engine and
-// counts the cluster-wide ones it cannot take.
-func toVerify(objs []*unstructured.Unstructured) (*verify.Policies, int, error) {
+// toVerify hands policies to the verification engine.
+func toVerify(objs []*unstructured.Unstructured) (*verify.Policies, error) {
 	ps := &verify.Policies{}
-	skipped := 0
 	for _, o := range objs {
-		if o.GetKind() == "CiliumClusterwideNetworkPolicy" {
-			skipped++
-			continue
-		}
 		data, err := yaml.Marshal(policyOnly(o))
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if err := ps.Add(ObjectKey(o), data); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 	}
-	return ps, skipped, nil
+	return ps, nil
+}
+
+// engineReads reports why the policy engine cannot take a policy, by
+// loading it alone.
+func engineReads(o *unstructured.Unstructured) error {
+	ps, err := toVerify([]*unstructured.Unstructured{o})
+	if err != nil {
+		return err
+	}
+	_, err = verify.Verify(&synth.Graph{}, ps, verify.Options{})
+	return err
 }
 
 func deniedSet(r *verify.Result) map[synth.ConnKey]verify.Finding {
@@ -180,7 +179,9 @@ func sortConnections(cs []Connection) {
 
 // policyOnly keeps what decides verdicts (name, namespace, labels and
 // spec/specs), since live objects carry metadata the engine's strict
-// parsing does not know.
+// parsing does not know. A CiliumClusterwideNetworkPolicy becomes a
+// CiliumNetworkPolicy without a namespace, which is how Cilium itself
+// parses one.
 func policyOnly(o *unstructured.Unstructured) map[string]any {
 	meta := map[string]any{"name": o.GetName()}
 	if ns := o.GetNamespace(); ns != "" {
@@ -189,7 +190,11 @@ func policyOnly(o *unstructured.Unstructured) map[string]any {
 	if l := o.GetLabels(); len(l) > 0 {
 		meta["labels"] = l
 	}
-	out := map[string]any{"apiVersion": o.GetAPIVersion(), "kind": o.GetKind(), "metadata": meta}
+	kind := o.GetKind()
+	if kind == "CiliumClusterwideNetworkPolicy" {
+		kind = "CiliumNetworkPolicy"
+	}
+	out := map[string]any{"apiVersion": o.GetAPIVersion(), "kind": kind, "metadata": meta}
 	for _, f := range []string{"spec", "specs"} {
 		if v, ok := o.Object[f]; ok {
 			out[f] = v

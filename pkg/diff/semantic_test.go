@@ -116,3 +116,31 @@ spec:
 		t.Errorf("got %+v, want 3 observed and no change", res)
 	}
 }
+
+func TestSemanticCountsClusterwidePolicies(t *testing.T) {
+	// A proposed clusterwide policy that selects db and admits nothing
+	// denies what reaches db, in every namespace.
+	proposed := mustParse(t, `
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: lock-db}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress: [{}]
+`)
+	res, err := Semantic(shopGraph(), nil, proposed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var denied []string
+	for _, c := range res.NewlyDenied {
+		denied = append(denied, c.String())
+	}
+	want := []string{
+		synth.WorkloadPeer("shop", "api").String() + " -> " + synth.WorkloadPeer("shop", "db").String() + " 5432/TCP",
+		synth.WorkloadPeer("shop", "web").String() + " -> " + synth.WorkloadPeer("shop", "db").String() + " 5432/TCP",
+	}
+	if diff := cmp.Diff(want, denied); diff != "" {
+		t.Errorf("newly denied (-want +got):\n%s", diff)
+	}
+}
