@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,8 +38,8 @@ type Capture struct {
 }
 
 // LoadCapture reads hubble observe -o jsonpb / -o json output and Hubble
-// exporter files (one GetFlowsResponse or bare Flow per line, gzip or
-// not). A record that cannot be read stops the load with its file and
+// exporter files (one GetFlowsResponse or bare Flow per line), and legacy
+// JSON arrays of bare flows, gzip or not. A record that cannot be read stops the load with its file and
 // line: a replay that silently drops records would not be a replay.
 func LoadCapture(paths ...string) (*Capture, error) {
 	c := &Capture{}
@@ -69,20 +70,14 @@ func (c *Capture) loadFile(path string, seen map[string]bool) error {
 		}
 		r = zr
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(nil, 64<<20)
-	for line := 1; sc.Scan(); line++ {
-		data := bytes.TrimSpace(sc.Bytes())
-		if len(data) == 0 {
-			continue
-		}
+	add := func(where string, data []byte) error {
 		resp, err := parseRecord(data)
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
 		ev, err := newEvent(resp)
 		if err != nil {
-			return fmt.Errorf("%s:%d: %w", path, line, err)
+			return fmt.Errorf("%s: %w", where, err)
 		}
 		c.Events = append(c.Events, ev)
 		for _, n := range []string{resp.GetNodeName(), resp.GetFlow().GetNodeName()} {
@@ -91,9 +86,60 @@ func (c *Capture) loadFile(path string, seen map[string]bool) error {
 				c.Nodes = append(c.Nodes, n)
 			}
 		}
+		return nil
+	}
+	lr := bufio.NewReader(r)
+	if isJSONArray(lr) {
+		return readArray(path, lr, add)
+	}
+	sc := bufio.NewScanner(lr)
+	sc.Buffer(nil, 64<<20)
+	for line := 1; sc.Scan(); line++ {
+		data := bytes.TrimSpace(sc.Bytes())
+		if len(data) == 0 {
+			continue
+		}
+		if err := add(fmt.Sprintf("%s:%d", path, line), data); err != nil {
+			return err
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// isJSONArray reports whether the input starts, after white space, with
+// '[': the legacy hubble observe -o json array of bare flows.
+func isJSONArray(r *bufio.Reader) bool {
+	for {
+		b, err := r.Peek(1)
+		if err != nil {
+			return false
+		}
+		switch b[0] {
+		case ' ', '\t', '\r', '\n':
+			r.ReadByte()
+		default:
+			return b[0] == '['
+		}
+	}
+}
+
+// readArray hands each element of a JSON array to add.
+func readArray(path string, r io.Reader, add func(where string, data []byte) error) error {
+	dec := json.NewDecoder(r)
+	if _, err := dec.Token(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for i := 0; dec.More(); i++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("%s[%d]: %w", path, i, err)
+		}
+		if err := add(fmt.Sprintf("%s[%d]", path, i), raw); err != nil {
+			return err
+		}
 	}
 	return nil
 }

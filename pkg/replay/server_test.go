@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -20,6 +22,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
 )
 
 // testFlow is a small flow for captures written by tests.
@@ -286,5 +290,42 @@ func TestStatusAndNodes(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "node-a,node-b" {
 		t.Errorf("nodes %v, want node-a,node-b", names)
+	}
+}
+
+func TestLoadCaptureFormats(t *testing.T) {
+	legacy := sharedflows.Path(t, "multiubuntu-gke/flows-template-verbose.json")
+	c, err := LoadCapture(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FlowCount() != 16 || len(c.Nodes) == 0 {
+		t.Errorf("legacy array: %d flows, nodes %v; want 16 flows and their nodes", c.FlowCount(), c.Nodes)
+	}
+	for _, ev := range c.Events {
+		if !ev.Time.Equal(ev.Resp.GetFlow().GetTime().AsTime()) || ev.Resp.GetNodeName() != ev.Resp.GetFlow().GetNodeName() {
+			t.Fatalf("a bare flow must be wrapped with its own time and node: %v", ev.Resp)
+		}
+	}
+
+	path, resps := sampleCapture(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	gzPath := filepath.Join(t.TempDir(), "capture.json.gz")
+	if err := os.WriteFile(gzPath, gz.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err = LoadCapture(gzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Events) != len(resps) || !proto.Equal(c.Events[3].Resp, resps[3]) {
+		t.Errorf("gzip capture: %d events, want %d, as written", len(c.Events), len(resps))
 	}
 }
