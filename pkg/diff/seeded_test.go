@@ -233,3 +233,29 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
 		t.Errorf("stderr %q, want %q", stderr, want)
 	}
 }
+
+func TestDiffCommandExitsZeroWhenTheClusterAlreadyHasTheProposal(t *testing.T) {
+	env := apiserver.Start(t)
+	env.Apply(t, seededLive)
+	// db as it is live, written without the protocol the server
+	// defaults: the dry-run makes them equal.
+	proposed := writeDir(t, map[string]string{
+		"seeded/web.yaml": seededProposed["seeded/web.yaml"],
+		"seeded/db.yaml": `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: seeded}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: 5432}]}]
+`,
+	})
+	admin := testenv.KubeConfig(t, env.Config, "admin@envtest")
+	code, out, stderr := runCLI("diff", "--policies", proposed, "--kubeconfig", admin, "--context", "admin@envtest")
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (no change); stderr: %s\n%s", code, stderr, out)
+	}
+	if !strings.Contains(out, "0 to create, 0 to update, 2 unchanged, 0 rejected") {
+		t.Errorf("summary:\n%s", out)
+	}
+}
