@@ -482,3 +482,49 @@ func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCSourceResumesALastNRead breaks a --last N read (no follow) in
+// the middle and checks the resumed stream delivers exactly the rest.
+func TestGRPCSourceResumesALastNRead(t *testing.T) {
+	// Far more than the flow-control windows hold, so the server is still
+	// sending when it is killed.
+	const n, last = 20000, 15000
+	path, resps := groupedGRPCCapture(t, n)
+	server, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
+	opts := fastGRPCOptions(addr)
+	opts.Number = last
+	src, err := observe.NewGRPCSource(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var got []observe.Flow
+	for {
+		rec, err := src.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d flows: %v", len(got), err)
+		}
+		got = append(got, rec.Flow)
+		if len(got) == 3000 {
+			server.Stop()
+			server, _ = serveReplay(t, path, addr, replay.Options{})
+		}
+	}
+	if len(got) != last {
+		t.Fatalf("read %d flows, want the last %d", len(got), last)
+	}
+	for i := range got {
+		want := observe.FromProto(resps[n-last+i].GetFlow())
+		if flowKey(&got[i]) != flowKey(&want) {
+			t.Fatalf("flow %d is %s, want %s", i, flowKey(&got[i]), flowKey(&want))
+		}
+	}
+	if src.Live().Reconnects == 0 {
+		t.Error("the server was restarted mid-read but the source never reconnected")
+	}
+}
