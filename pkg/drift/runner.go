@@ -69,19 +69,25 @@ type Runner struct {
 	builder *graph.Builder
 	src     observe.Source
 
+	// Counters the reader writes and the metrics read.
 	flows, lost   atomic.Uint64
 	reconnectBase atomic.Uint64
-	wmNanos       atomic.Int64
+	wmNanos       atomic.Int64 // latest flow time, Unix nanoseconds
 	evaluations   atomic.Uint64
 	evalErrors    atomic.Uint64
 	lastEval      atomic.Int64
 	started       atomic.Int64
 	srcConnected  atomic.Bool
-	lastReportMu  sync.Mutex
-	lastReport    *Report
-	lastPolicies  *verify.Policies
-	lastFindings  *classified
-	state         *State
+
+	lastReportMu sync.Mutex
+	lastReport   *Report
+
+	// Only the evaluating goroutine (Run's loop) touches these. The last
+	// good policy set and findings stay in use while the policies cannot
+	// be read.
+	lastPolicies *verify.Policies
+	lastFindings *classified
+	state        *State
 }
 
 // NewRunner loads the checkpoint, if any, and prepares a runner.
@@ -182,6 +188,10 @@ func (r *Runner) Run(ctx context.Context) (*Report, error) {
 			rep, evalErr := r.evaluate()
 			if err != nil && ctx.Err() == nil {
 				return rep, err
+			}
+			if !r.opts.Follow && evalErr == nil && rep.Policies.Error != "" {
+				// A final report without a policy check must not pass CI.
+				evalErr = fmt.Errorf("drift: the flows were not checked: %s", rep.Policies.Error)
 			}
 			return rep, evalErr
 		case <-ticker.C:
@@ -307,7 +317,7 @@ func (r *Runner) evaluate() (*Report, error) {
 		fresh, cerr := classify(classifyInput{graph: st.Graph, policies: r.lastPolicies, now: st.Watermark,
 			staleAfter: r.opts.StaleAfter, firstKnown: st.RuleFirstKnown, skipUnprotected: r.opts.SkipUnprotected})
 		if cerr == nil {
-			res = fresh
+			res, r.lastFindings = fresh, fresh
 			r.noteFindings(fresh.findings)
 		} else {
 			info.Error = cerr.Error()
