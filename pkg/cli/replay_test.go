@@ -262,3 +262,29 @@ func TestReplayCommandRefusesBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestLiveReportsNodeNoticesAndLostEvents(t *testing.T) {
+	capture := filepath.Join(t.TempDir(), "notices.json")
+	lines := strings.Join([]string{
+		`{"flow":{"time":"2026-01-01T00:00:00Z","node_name":"n1","verdict":"FORWARDED","source":{"namespace":"a","pod_name":"p"}},"node_name":"n1","time":"2026-01-01T00:00:00Z"}`,
+		`{"node_status":{"state_change":"NODE_UNAVAILABLE","node_names":["n2"],"message":"dial timeout"},"time":"2026-01-01T00:00:01Z"}`,
+		`{"lost_events":{"source":"HUBBLE_RING_BUFFER","num_events_lost":"5"},"node_name":"n1","time":"2026-01-01T00:00:02Z"}`,
+		`{"flow":{"time":"2026-01-01T00:00:03Z","node_name":"n1","verdict":"DROPPED","source":{"namespace":"a","pod_name":"p"}},"node_name":"n1","time":"2026-01-01T00:00:03Z"}`,
+	}, "\n") + "\n"
+	if err := os.WriteFile(capture, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := startReplayCommand(t, capture)
+	got, stats, errs, err := runLive(t, "--server", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || stats.TotalLost() != 5 {
+		t.Errorf("read %d flows and %d lost events, want 2 and 5", len(got), stats.TotalLost())
+	}
+	for _, want := range []string{"n2 unavailable", "dial timeout", "5 lost"} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+}
