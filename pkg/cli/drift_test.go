@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -106,5 +107,51 @@ func TestParseDays(t *testing.T) {
 		if _, err := parseDays(bad); err == nil {
 			t.Errorf("parseDays(%q) accepted", bad)
 		}
+	}
+}
+
+// TestDriftFollowsAReplay runs drift live against `netpolgen replay` of
+// the bundled shop hour and stops it with an interrupt: the JSON report
+// names the dropped call, and the state checkpoint is written on exit.
+func TestDriftFollowsAReplay(t *testing.T) {
+	dir := t.TempDir()
+	flows := filepath.Join("..", "..", "examples", "shop-flows.json.gz")
+	policies := filepath.Join(dir, "policies")
+	if code, _, stderr := run(t, "", "learn", "--from-file", flows, "--out", policies); code != 0 {
+		t.Fatalf("learn: exit %d: %s", code, stderr)
+	}
+	addr := startReplayCommand(t, flows)
+	reports, state := filepath.Join(dir, "drift"), filepath.Join(dir, "state.json")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errOut := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, Streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: errOut}, []string{"drift",
+			"--server", addr, "--since", "2026-01-01T00:00:00Z", "--policies", policies, "--interval", "100ms",
+			"--report-dir", reports, "--state", state, "--metrics-addr", ""})
+	}()
+	var rep struct {
+		Source    struct{ Connected bool }
+		Uncovered []struct{ Key string }
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no report with the dropped call in 30s:\n%s", errOut.String())
+		}
+		data, err := os.ReadFile(filepath.Join(reports, "drift-report.json"))
+		if err == nil && json.Unmarshal(data, &rep) == nil && len(rep.Uncovered) > 0 {
+			break
+		}
+	}
+	if !rep.Source.Connected || rep.Uncovered[0].Key != "uncovered/shop/debug-shell>data/postgresql/5432/TCP" {
+		t.Errorf("live report: %+v", rep)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("drift exited %d after interrupt, want 0:\n%s", code, errOut.String())
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Errorf("no checkpoint on exit: %v", err)
 	}
 }
