@@ -325,8 +325,26 @@ func (d *WireDecoder) ip(data []byte, fl *Flow) error {
 	return r.err
 }
 
-// l4Protocols maps Layer4's oneof field numbers to protocols.
-var l4Protocols = [...]Protocol{1: ProtoTCP, 2: ProtoUDP, 3: ProtoICMPv4, 4: ProtoICMPv6, 5: ProtoSCTP, 6: ProtoVRRP, 7: ProtoIGMP}
+// l4Protocol maps a Layer4 oneof field number to its protocol.
+func l4Protocol(num protowire.Number) Protocol {
+	switch num {
+	case 1:
+		return ProtoTCP
+	case 2:
+		return ProtoUDP
+	case 3:
+		return ProtoICMPv4
+	case 4:
+		return ProtoICMPv6
+	case 5:
+		return ProtoSCTP
+	case 6:
+		return ProtoVRRP
+	case 7:
+		return ProtoIGMP
+	}
+	return ProtoUnknown
+}
 
 // l4 decodes the Layer4 oneof: a later member replaces an earlier one, as
 // in the generated code.
@@ -334,10 +352,10 @@ func l4(data []byte, l *L4) error {
 	var f wireField
 	r := wireReader{b: data}
 	for r.next(&f) {
-		if f.typ != protowire.BytesType || f.num < 1 || f.num >= protowire.Number(len(l4Protocols)) {
+		proto := l4Protocol(f.num)
+		if f.typ != protowire.BytesType || proto == ProtoUnknown {
 			continue
 		}
-		proto := l4Protocols[f.num]
 		if l.Protocol != proto {
 			*l = L4{Protocol: proto}
 		}

@@ -144,11 +144,10 @@ func readArray(path string, r io.Reader, add func(where string, data []byte) err
 	return nil
 }
 
-var jsonOpts = protojson.UnmarshalOptions{DiscardUnknown: true}
-
 // parseRecord reads a GetFlowsResponse line, or a legacy bare Flow line
 // wrapped in one.
 func parseRecord(data []byte) (*observerpb.GetFlowsResponse, error) {
+	jsonOpts := protojson.UnmarshalOptions{DiscardUnknown: true}
 	resp := &observerpb.GetFlowsResponse{}
 	if err := jsonOpts.Unmarshal(data, resp); err != nil {
 		return nil, fmt.Errorf("not a Hubble GetFlowsResponse: %w", err)

@@ -45,107 +45,110 @@ func (fl filterList) any(f *flowpb.Flow) bool {
 // filterBuilders compiles each FlowFilter field the replay server
 // supports. A request using any other field is refused rather than
 // answered with flows it did not ask for.
-var filterBuilders = map[protoreflect.Name]func(*flowpb.FlowFilter) (predicate, error){
-	"source_pod": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return namespacedName(ff.GetSourcePod(), func(f *flowpb.Flow) (string, string) {
-			return f.GetSource().GetNamespace(), f.GetSource().GetPodName()
-		})
-	},
-	"destination_pod": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return namespacedName(ff.GetDestinationPod(), func(f *flowpb.Flow) (string, string) {
-			return f.GetDestination().GetNamespace(), f.GetDestination().GetPodName()
-		})
-	},
-	"source_service": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return namespacedName(ff.GetSourceService(), func(f *flowpb.Flow) (string, string) {
-			return f.GetSourceService().GetNamespace(), f.GetSourceService().GetName()
-		})
-	},
-	"destination_service": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return namespacedName(ff.GetDestinationService(), func(f *flowpb.Flow) (string, string) {
-			return f.GetDestinationService().GetNamespace(), f.GetDestinationService().GetName()
-		})
-	},
-	"source_label": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return labelSelectors(ff.GetSourceLabel(), func(f *flowpb.Flow) []string { return f.GetSource().GetLabels() })
-	},
-	"destination_label": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return labelSelectors(ff.GetDestinationLabel(), func(f *flowpb.Flow) []string { return f.GetDestination().GetLabels() })
-	},
-	"source_ip": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return ipPrefixes(ff.GetSourceIp(), func(f *flowpb.Flow) string { return f.GetIP().GetSource() })
-	},
-	"destination_ip": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return ipPrefixes(ff.GetDestinationIp(), func(f *flowpb.Flow) string { return f.GetIP().GetDestination() })
-	},
-	"source_port": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return ports(ff.GetSourcePort(), func(f *flowpb.Flow) (uint32, bool) { return l4Ports(f, true) })
-	},
-	"destination_port": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return ports(ff.GetDestinationPort(), func(f *flowpb.Flow) (uint32, bool) { return l4Ports(f, false) })
-	},
-	"source_identity": func(ff *flowpb.FlowFilter) (predicate, error) {
-		ids := ff.GetSourceIdentity()
-		return func(f *flowpb.Flow) bool { return slices.Contains(ids, f.GetSource().GetIdentity()) }, nil
-	},
-	"destination_identity": func(ff *flowpb.FlowFilter) (predicate, error) {
-		ids := ff.GetDestinationIdentity()
-		return func(f *flowpb.Flow) bool { return slices.Contains(ids, f.GetDestination().GetIdentity()) }, nil
-	},
-	"verdict": func(ff *flowpb.FlowFilter) (predicate, error) {
-		vs := ff.GetVerdict()
-		return func(f *flowpb.Flow) bool { return slices.Contains(vs, f.GetVerdict()) }, nil
-	},
-	"drop_reason_desc": func(ff *flowpb.FlowFilter) (predicate, error) {
-		rs := ff.GetDropReasonDesc()
-		return func(f *flowpb.Flow) bool { return slices.Contains(rs, f.GetDropReasonDesc()) }, nil
-	},
-	"traffic_direction": func(ff *flowpb.FlowFilter) (predicate, error) {
-		ds := ff.GetTrafficDirection()
-		return func(f *flowpb.Flow) bool { return slices.Contains(ds, f.GetTrafficDirection()) }, nil
-	},
-	"ip_version": func(ff *flowpb.FlowFilter) (predicate, error) {
-		vs := ff.GetIpVersion()
-		return func(f *flowpb.Flow) bool { return f.GetIP() != nil && slices.Contains(vs, f.GetIP().GetIpVersion()) }, nil
-	},
-	"reply": func(ff *flowpb.FlowFilter) (predicate, error) {
-		rs := ff.GetReply()
-		// Like Hubble, a flow that does not say whether it is a reply
-		// matches neither true nor false.
-		return func(f *flowpb.Flow) bool {
-			return f.GetIsReply() != nil && slices.Contains(rs, f.GetIsReply().GetValue())
-		}, nil
-	},
-	"event_type": func(ff *flowpb.FlowFilter) (predicate, error) {
-		ets := ff.GetEventType()
-		return func(f *flowpb.Flow) bool {
-			et := f.GetEventType()
-			if et == nil {
-				return false
-			}
-			return slices.ContainsFunc(ets, func(want *flowpb.EventTypeFilter) bool {
-				return want.GetType() == et.GetType() && (!want.GetMatchSubType() || want.GetSubType() == et.GetSubType())
+func filterBuilders() map[protoreflect.Name]func(*flowpb.FlowFilter) (predicate, error) {
+	return map[protoreflect.Name]func(*flowpb.FlowFilter) (predicate, error){
+		"source_pod": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return namespacedName(ff.GetSourcePod(), func(f *flowpb.Flow) (string, string) {
+				return f.GetSource().GetNamespace(), f.GetSource().GetPodName()
 			})
-		}, nil
-	},
-	"node_name": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return nodeNames(ff.GetNodeName())
-	},
-	"protocol": func(ff *flowpb.FlowFilter) (predicate, error) {
-		return protocols(ff.GetProtocol())
-	},
+		},
+		"destination_pod": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return namespacedName(ff.GetDestinationPod(), func(f *flowpb.Flow) (string, string) {
+				return f.GetDestination().GetNamespace(), f.GetDestination().GetPodName()
+			})
+		},
+		"source_service": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return namespacedName(ff.GetSourceService(), func(f *flowpb.Flow) (string, string) {
+				return f.GetSourceService().GetNamespace(), f.GetSourceService().GetName()
+			})
+		},
+		"destination_service": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return namespacedName(ff.GetDestinationService(), func(f *flowpb.Flow) (string, string) {
+				return f.GetDestinationService().GetNamespace(), f.GetDestinationService().GetName()
+			})
+		},
+		"source_label": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return labelSelectors(ff.GetSourceLabel(), func(f *flowpb.Flow) []string { return f.GetSource().GetLabels() })
+		},
+		"destination_label": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return labelSelectors(ff.GetDestinationLabel(), func(f *flowpb.Flow) []string { return f.GetDestination().GetLabels() })
+		},
+		"source_ip": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return ipPrefixes(ff.GetSourceIp(), func(f *flowpb.Flow) string { return f.GetIP().GetSource() })
+		},
+		"destination_ip": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return ipPrefixes(ff.GetDestinationIp(), func(f *flowpb.Flow) string { return f.GetIP().GetDestination() })
+		},
+		"source_port": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return ports(ff.GetSourcePort(), func(f *flowpb.Flow) (uint32, bool) { return l4Ports(f, true) })
+		},
+		"destination_port": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return ports(ff.GetDestinationPort(), func(f *flowpb.Flow) (uint32, bool) { return l4Ports(f, false) })
+		},
+		"source_identity": func(ff *flowpb.FlowFilter) (predicate, error) {
+			ids := ff.GetSourceIdentity()
+			return func(f *flowpb.Flow) bool { return slices.Contains(ids, f.GetSource().GetIdentity()) }, nil
+		},
+		"destination_identity": func(ff *flowpb.FlowFilter) (predicate, error) {
+			ids := ff.GetDestinationIdentity()
+			return func(f *flowpb.Flow) bool { return slices.Contains(ids, f.GetDestination().GetIdentity()) }, nil
+		},
+		"verdict": func(ff *flowpb.FlowFilter) (predicate, error) {
+			vs := ff.GetVerdict()
+			return func(f *flowpb.Flow) bool { return slices.Contains(vs, f.GetVerdict()) }, nil
+		},
+		"drop_reason_desc": func(ff *flowpb.FlowFilter) (predicate, error) {
+			rs := ff.GetDropReasonDesc()
+			return func(f *flowpb.Flow) bool { return slices.Contains(rs, f.GetDropReasonDesc()) }, nil
+		},
+		"traffic_direction": func(ff *flowpb.FlowFilter) (predicate, error) {
+			ds := ff.GetTrafficDirection()
+			return func(f *flowpb.Flow) bool { return slices.Contains(ds, f.GetTrafficDirection()) }, nil
+		},
+		"ip_version": func(ff *flowpb.FlowFilter) (predicate, error) {
+			vs := ff.GetIpVersion()
+			return func(f *flowpb.Flow) bool { return f.GetIP() != nil && slices.Contains(vs, f.GetIP().GetIpVersion()) }, nil
+		},
+		"reply": func(ff *flowpb.FlowFilter) (predicate, error) {
+			rs := ff.GetReply()
+			// Like Hubble, a flow that does not say whether it is a reply
+			// matches neither true nor false.
+			return func(f *flowpb.Flow) bool {
+				return f.GetIsReply() != nil && slices.Contains(rs, f.GetIsReply().GetValue())
+			}, nil
+		},
+		"event_type": func(ff *flowpb.FlowFilter) (predicate, error) {
+			ets := ff.GetEventType()
+			return func(f *flowpb.Flow) bool {
+				et := f.GetEventType()
+				if et == nil {
+					return false
+				}
+				return slices.ContainsFunc(ets, func(want *flowpb.EventTypeFilter) bool {
+					return want.GetType() == et.GetType() && (!want.GetMatchSubType() || want.GetSubType() == et.GetSubType())
+				})
+			}, nil
+		},
+		"node_name": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return nodeNames(ff.GetNodeName())
+		},
+		"protocol": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return protocols(ff.GetProtocol())
+		},
+	}
 }
 
 // compileFilters compiles a whitelist or blacklist.
 func compileFilters(filters []*flowpb.FlowFilter) (filterList, error) {
 	out := make(filterList, 0, len(filters))
+	builders := filterBuilders()
 	for _, ff := range filters {
 		var (
 			compiled flowFilter
 			err      error
 		)
 		ff.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-			build, ok := filterBuilders[fd.Name()]
+			build, ok := builders[fd.Name()]
 			if !ok {
 				err = fmt.Errorf("netpolgen replay does not support the %s filter; supported: %s", fd.Name(), supportedFilters())
 				return false
@@ -167,8 +170,9 @@ func compileFilters(filters []*flowpb.FlowFilter) (filterList, error) {
 }
 
 func supportedFilters() string {
-	names := make([]string, 0, len(filterBuilders))
-	for n := range filterBuilders {
+	builders := filterBuilders()
+	names := make([]string, 0, len(builders))
+	for n := range builders {
 		names = append(names, string(n))
 	}
 	slices.Sort(names)
