@@ -124,3 +124,58 @@ func (o *owner) RegenerateIfAlive(*regeneration.ExternalRegenerationMetadata) <-
 	close(ch)
 	return ch
 }
+
+// verdicts caches each identity's distilled policy, so checking a graph
+// costs one policy resolution per identity instead of two per connection
+// (LookupFlow resolves both ends on every call). A verdict is the same
+// ComputeSelectorPolicy, DistillPolicy and Lookup LookupFlow performs;
+// tests compare every observed verdict with LookupFlow itself.
+type verdicts struct {
+	eng   *engine
+	cache map[identity.NumericIdentity]*subjectPolicy
+}
+
+func newVerdicts(eng *engine) *verdicts {
+	return &verdicts{eng: eng, cache: map[identity.NumericIdentity]*subjectPolicy{}}
+}
+
+func (v *verdicts) of(id *identity.Identity) (*subjectPolicy, error) {
+	if p := v.cache[id.ID]; p != nil {
+		return p, nil
+	}
+	p, err := v.eng.distill(id)
+	if err != nil {
+		return nil, err
+	}
+	v.cache[id.ID] = p
+	return p, nil
+}
+
+// lookup is the verdict on one connection: egress at the source, ingress
+// at the destination.
+func (v *verdicts) lookup(from, to *identity.Identity, proto observe.Protocol, port uint16) (policytypes.LookupResult, error) {
+	src, err := v.of(from)
+	if err != nil {
+		return policytypes.LookupResult{}, err
+	}
+	dst, err := v.of(to)
+	if err != nil {
+		return policytypes.LookupResult{}, err
+	}
+	decide := func(allowed bool) policytypes.Decision {
+		if allowed {
+			return policytypes.DecisionAllowed
+		}
+		return policytypes.DecisionDenied
+	}
+	return policytypes.LookupResult{
+		Egress:  decide(src.allows(false, to.ID, proto, port)),
+		Ingress: decide(dst.allows(true, from.ID, proto, port)),
+	}, nil
+}
+
+func (v *verdicts) release() {
+	for _, p := range v.cache {
+		v.eng.release(p)
+	}
+}

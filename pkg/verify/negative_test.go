@@ -53,6 +53,22 @@ spec:
 			// two observed ports is allowed and was never seen.
 			wantExcess: 2,
 		},
+		{
+			name: "port-only rule and every entity",
+			yaml: `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+  - fromEntities: [all]
+    toPorts: [{ports: [{port: "9000", endPort: 9001, protocol: TCP}]}]
+  egress: [{}]
+`,
+			// Any peer on 8080 and 9000: api -> api on both ports.
+			wantExcess: 2,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,10 +76,7 @@ spec:
 			if err := ps.Add(tc.name, []byte(tc.yaml)); err != nil {
 				t.Fatal(err)
 			}
-			res, err := Verify(g, ps, Options{Subjects: func(r synth.WorkloadRef) bool { return r.Name == "api" }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := verifyBothWays(t, g, ps, Options{Subjects: func(r synth.WorkloadRef) bool { return r.Name == "api" }})
 			if len(res.Denied) != tc.wantDenied {
 				t.Errorf("denied = %v, want %d", res.Denied, tc.wantDenied)
 			}

@@ -3,9 +3,12 @@ package verify
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
@@ -47,10 +50,7 @@ func checkLearned(t *testing.T, g *synth.Graph, exclude []string, portOK func(sy
 					}
 				}
 			}
-			res, err := Verify(g, policiesFor(t, g, opts), Options{Subjects: func(r synth.WorkloadRef) bool { return opts.Manages(r.Namespace) }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := verifyBothWays(t, g, policiesFor(t, g, opts), Options{Subjects: func(r synth.WorkloadRef) bool { return opts.Manages(r.Namespace) }})
 			if res.Observed == 0 {
 				t.Fatal("no observed connection was checked")
 			}
@@ -144,4 +144,23 @@ func picks(ref synth.WorkloadRef, selectors map[synth.WorkloadRef]map[string]str
 		}
 	}
 	return true
+}
+
+// verifyBothWays runs Verify with the entry-driven excess sweep and with
+// the exhaustive one, and wants the same answer from both.
+func verifyBothWays(t *testing.T, g *synth.Graph, ps *Policies, opts Options) *Result {
+	t.Helper()
+	fast, err := Verify(g, ps, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.exhaustive = true
+	slow, err := Verify(g, ps, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(slow, fast, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("the entry-driven sweep disagrees with the exhaustive one (-exhaustive +fast):\n%s", diff)
+	}
+	return fast
 }

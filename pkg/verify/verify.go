@@ -25,6 +25,10 @@ type Options struct {
 	// policy, as Cilium does with allow-localhost=policy. By default it is
 	// allowed, as Cilium does in Kubernetes (allow-localhost=auto).
 	LocalhostByPolicy bool
+
+	// exhaustive makes the excess sweep look up every candidate instead
+	// of only those an allow entry covers; tests compare the two.
+	exhaustive bool
 }
 
 // Finding is one connection verification has something to say about.
@@ -94,6 +98,8 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 	}
 	kubernetesOnly := len(ps.Cilium) == 0
 	res := &Result{}
+	cache := newVerdicts(eng)
+	defer cache.release()
 
 	observed := map[synth.ConnKey]bool{}
 	var ports []synth.PortKey
@@ -122,7 +128,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			resolvers[e.From] = true
 		}
 		res.Observed++
-		v, err := eng.lookup(ids.byPeer[e.From], ids.byPeer[e.To], e.Protocol, e.Port)
+		v, err := cache.lookup(ids.byPeer[e.From], ids.byPeer[e.To], e.Protocol, e.Port)
 		if err != nil {
 			return nil, fmt.Errorf("verify %s -> %s %s: %w", e.From, e.To, k.Port, err)
 		}
@@ -150,7 +156,9 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			ports = append(ports, extra)
 		}
 	}
-	sweep := excessSweep{hostAlways: !opts.LocalhostByPolicy, eng: eng, ids: ids, peers: peers, ports: ports, observed: observed, dnsServers: dnsServers, resolvers: resolvers, res: res}
+	sweep := newExcessSweep(cache, ids, peers, ports, observed, res)
+	sweep.hostAlways, sweep.exhaustive = !opts.LocalhostByPolicy, opts.exhaustive
+	sweep.dnsServers, sweep.resolvers = dnsServers, resolvers
 	for _, p := range peers {
 		if p.Kind != synth.PeerWorkload || !subjects(p.Workload) {
 			continue
@@ -159,7 +167,13 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	sortFindings(res.Excess)
+	sortFindings(res.ByDesign)
 	return res, nil
+}
+
+func sortFindings(fs []Finding) {
+	sort.Slice(fs, func(i, j int) bool { return fs[i].String() < fs[j].String() })
 }
 
 func side(egressDenied, ingressDenied bool) string {
@@ -212,65 +226,6 @@ func graphPeers(g *synth.Graph) []synth.Peer {
 		return out[i].String() < out[j].String()
 	})
 	return out
-}
-
-// excessSweep asks, for one subject, about every peer and port.
-type excessSweep struct {
-	hostAlways bool
-	eng        *engine
-	ids        *identities
-	peers      []synth.Peer
-	ports      []synth.PortKey
-	observed   map[synth.ConnKey]bool
-	dnsServers map[synth.Peer]bool
-	resolvers  map[synth.Peer]bool
-	res        *Result
-}
-
-func (s *excessSweep) subject(subj synth.Peer) error {
-	pol, err := s.eng.distill(s.ids.byPeer[subj])
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", subj, err)
-	}
-	defer s.eng.release(pol)
-	enforced := pol.epp.SelectorPolicy
-	for _, peer := range s.peers {
-		peerID := s.ids.byPeer[peer].ID
-		for _, port := range s.ports {
-			// Egress: subj -> peer, decided by subj's policy.
-			out := synth.ConnKey{From: subj, To: peer, Port: port}
-			if enforced.EgressPolicyEnabled && !s.observed[out] {
-				s.res.Candidates++
-				if pol.allows(false, peerID, port.Protocol, port.Port) {
-					s.classify(out, "egress", s.resolvers[subj] && s.dnsServers[peer])
-				}
-			}
-			// Ingress: peer -> subj, decided by subj's policy.
-			in := synth.ConnKey{From: peer, To: subj, Port: port}
-			if enforced.IngressPolicyEnabled && !s.observed[in] {
-				s.res.Candidates++
-				if pol.allows(true, peerID, port.Protocol, port.Port) {
-					s.classify(in, "ingress", s.dnsServers[subj] && s.resolvers[peer])
-				}
-			}
-		}
-	}
-	return nil
-}
-
-// classify files an allowed, never-observed connection: DNS on the other
-// protocol between a resolver and its server is allowed by design.
-func (s *excessSweep) classify(k synth.ConnKey, side string, dnsPair bool) {
-	f := Finding{From: k.From, To: k.To, Port: k.Port, Side: side}
-	if s.hostAlways && side == "ingress" && k.From == synth.EntityPeer(synth.EntityHost) {
-		s.res.HostAllowed++
-		return
-	}
-	if isDNS(k.Port) && dnsPair {
-		s.res.ByDesign = append(s.res.ByDesign, f)
-		return
-	}
-	s.res.Excess = append(s.res.Excess, f)
 }
 
 // Summary is the result as the synthesis report states it.
