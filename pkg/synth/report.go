@@ -68,7 +68,7 @@ func writeVerification(b *bytes.Buffer, v *Verification) {
 	if len(v.Denied) > 0 {
 		verdict = fmt.Sprintf("FAIL: %d observed connections are denied", len(v.Denied))
 	}
-	fmt.Fprintf(b, "Checked with Cilium's own policy engine (`pkg/policy.LookupFlow`).\n\n**%s.**\n\n", verdict)
+	fmt.Fprintf(b, "Checked offline with Cilium's own policy engine (`pkg/policy`, the steps of `LookupFlow`).\n\n**%s.**\n\n", verdict)
 	fmt.Fprintf(b, "- Observed connections allowed: %d of %d\n", v.Allowed, v.Observed)
 	fmt.Fprintf(b, "- Never-observed connections between the same identities and ports checked: %d; allowed (excess): %d\n", v.Candidates, len(v.Excess))
 	fmt.Fprintf(b, "- Allowed by design (DNS over both UDP and TCP): %d\n", len(v.ByDesign))

@@ -11,10 +11,13 @@
 // pkg/k8s.ParseNetworkPolicy and CiliumNetworkPolicies by their own Parse,
 // into one repository.
 //
-// Observed connections are checked with policy.LookupFlow. The excess
-// sweep asks, for every policy-selected workload, every peer identity in
-// the graph and every observed port, whether a never-observed connection
-// is allowed; it distils each subject's policy once (the same
-// ComputeSelectorPolicy, DistillPolicy and Lookup steps LookupFlow takes)
-// so the sweep stays fast on large graphs.
+// Each identity's policy is resolved once, with the steps
+// policy.LookupFlow takes for both ends of every flow
+// (ComputeSelectorPolicy, DistillPolicy, Lookup); tests compare every
+// verdict with LookupFlow itself. Observed connections must be allowed.
+// The excess sweep asks, for every workload a policy selects, every peer
+// identity in the graph and every observed port, whether a never-observed
+// connection is allowed; it looks up only the combinations some allow
+// entry of the distilled policy map covers, since no other can be allowed
+// in an enforced direction (tests compare it with the exhaustive sweep).
 package verify
