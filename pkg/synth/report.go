@@ -153,8 +153,11 @@ func writeWarnings(b *bytes.Buffer, in ReportInput) {
 	}
 	ws = append(ws, g.Window.Notes...)
 	for _, ns := range pl.Namespaces {
-		if ns == "default" {
+		switch {
+		case ns == "default":
 			ws = append(ws, "Workloads run in the `default` namespace: give them a namespace of their own.")
+		case strings.HasPrefix(ns, "kube-"):
+			ws = append(ws, fmt.Sprintf("Policies for the system namespace `%s`: its components keep long-lived connections (watches on the API server) that a short window may not show; exclude it with --exclude-namespace unless the window covered restarts.", ns))
 		}
 	}
 	for _, wp := range pl.Policies {
