@@ -31,8 +31,9 @@ func TestConvergenceVerdict(t *testing.T) {
 func TestReportSaysWhatAReviewerNeeds(t *testing.T) {
 	app := WorkloadPeer("default", "app")
 	g := &Graph{
-		Workloads: []Workload{wl("default", "app", "app", "app")},
+		Workloads: []Workload{wl("default", "app", "app", "app"), wl("kube-system", "coredns", "k8s-app", "kube-dns")},
 		Edges: []Edge{
+			{From: app, To: WorkloadPeer("kube-system", "coredns"), Protocol: observe.ProtoUDP, Port: 53, Flows: 1, First: t0, Last: t0},
 			{From: app, To: EntityPeer(EntityKubeAPIServer), Protocol: observe.ProtoTCP, Port: 6443, Flows: 3, First: t0, Last: t0.Add(time.Hour)},
 			{From: AddrPeer(netip.MustParseAddr("203.0.113.7")), To: app, Protocol: observe.ProtoTCP, Port: 8080, Services: []string{"default/app"}, Flows: 9, Dropped: 2, First: t0.Add(26 * time.Hour), Last: t0.Add(30 * time.Hour)},
 		},
@@ -45,11 +46,12 @@ func TestReportSaysWhatAReviewerNeeds(t *testing.T) {
 	report := string(Report(ReportInput{Graph: g, Plan: plan, Format: FormatCilium, Verify: &Verification{Observed: 2, Allowed: 2, Candidates: 10}}))
 	for _, want := range []string{
 		"**PASS: every observed connection is allowed.**",
-		"| +26h | 1 |", // the second connection appeared 26 hours in
+		"| +26h | 1 |", // the third connection appeared 26 hours in
 		"still discovering: keep learning",
 		"Hubble lost 5 events",
 		"4 flows said nothing about their direction",
 		"`default` namespace",
+		"system namespace `kube-system`",
 		"default/app reaches the kube-apiserver on 6443/TCP",
 		"default/app takes ingress from outside the cluster (cidr:203.0.113.7/32) on 8080/TCP",
 		"2 flows were dropped during learning",
