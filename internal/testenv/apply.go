@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 
@@ -30,6 +31,17 @@ func (e *Env) Apply(t testing.TB, manifests string) []*unstructured.Unstructured
 
 // ApplyAs applies a YAML stream with the given identity.
 func ApplyAs(ctx context.Context, cfg *rest.Config, manifests []byte) ([]*unstructured.Unstructured, error) {
+	return apply(ctx, cfg, manifests, metav1.ApplyOptions{FieldManager: "testenv", Force: true})
+}
+
+// DryRun server-side applies a YAML stream with dryRun=All: the server
+// validates and admits every object, defaults it, and stores nothing. The
+// error names the object the server rejected.
+func (e *Env) DryRun(ctx context.Context, manifests []byte) ([]*unstructured.Unstructured, error) {
+	return apply(ctx, e.Config, manifests, metav1.ApplyOptions{FieldManager: "testenv", Force: true, DryRun: []string{metav1.DryRunAll}})
+}
+
+func apply(ctx context.Context, cfg *rest.Config, manifests []byte, opts metav1.ApplyOptions) ([]*unstructured.Unstructured, error) {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -60,9 +72,9 @@ func ApplyAs(ctx context.Context, cfg *rest.Config, manifests []byte) ([]*unstru
 		if m.Scope.Name() == "namespace" {
 			res = dyn.Resource(m.Resource).Namespace(obj.GetNamespace())
 		}
-		got, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "testenv", Force: true})
+		got, err := res.Apply(ctx, obj.GetName(), obj, opts)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 		}
 		out = append(out, got)
 	}
