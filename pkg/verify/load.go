@@ -23,8 +23,9 @@ type Policies struct {
 }
 
 // LoadDir reads every .yaml and .yml file under dir (except
-// kustomization.yaml) and keeps NetworkPolicy and CiliumNetworkPolicy
-// documents; other kinds are an error, so a typo is not silently ignored.
+// kustomization.yaml) and keeps NetworkPolicy, CiliumNetworkPolicy and
+// CiliumClusterwideNetworkPolicy documents; other kinds are an error, so a
+// typo is not silently ignored.
 func LoadDir(dir string) (*Policies, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -77,10 +78,15 @@ func (ps *Policies) add(name string, data []byte) error {
 				return fmt.Errorf("%s: document %d: NetworkPolicy: %w", name, i+1, err)
 			}
 			ps.Kubernetes = append(ps.Kubernetes, np)
-		case "CiliumNetworkPolicy":
+		case "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy":
 			cnp := &ciliumv2.CiliumNetworkPolicy{}
 			if err := yaml.Unmarshal(doc, cnp); err != nil {
-				return fmt.Errorf("%s: document %d: CiliumNetworkPolicy: %w", name, i+1, err)
+				return fmt.Errorf("%s: document %d: %s: %w", name, i+1, head.Kind, err)
+			}
+			if head.Kind == "CiliumClusterwideNetworkPolicy" {
+				// Cilium parses a clusterwide policy as a CNP without a
+				// namespace.
+				cnp.Namespace = ""
 			}
 			ps.Cilium = append(ps.Cilium, cnp)
 		case "":

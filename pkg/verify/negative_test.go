@@ -69,6 +69,21 @@ spec:
 			// Any peer on 8080 and 9000: api -> api on both ports.
 			wantExcess: 2,
 		},
+		{
+			name: "clusterwide policy",
+			yaml: `apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: api}
+spec:
+  endpointSelector: {matchLabels: {app: api, k8s:io.kubernetes.pod.namespace: shop}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: web, k8s:io.kubernetes.pod.namespace: shop}}]
+    toPorts: [{ports: [{port: "9000", protocol: TCP}]}]
+  egress: [{}]
+`,
+			// 8080 is not allowed.
+			wantDenied: 1,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
