@@ -42,3 +42,31 @@ func (b *boundary) has(fp uint64) bool {
 	_, ok := b.seen[fp]
 	return ok
 }
+
+// recentSet remembers the last n fingerprints added, for notices that are
+// rare but may be repeated by a resumed stream.
+type recentSet struct {
+	seen  map[uint64]struct{}
+	order []uint64
+	next  int
+}
+
+func newRecentSet(n int) recentSet {
+	return recentSet{seen: make(map[uint64]struct{}, n), order: make([]uint64, 0, n)}
+}
+
+// add records fp and reports whether it was new.
+func (r *recentSet) add(fp uint64) bool {
+	if _, ok := r.seen[fp]; ok {
+		return false
+	}
+	if len(r.order) < cap(r.order) {
+		r.order = append(r.order, fp)
+	} else {
+		delete(r.seen, r.order[r.next])
+		r.order[r.next] = fp
+		r.next = (r.next + 1) % len(r.order)
+	}
+	r.seen[fp] = struct{}{}
+	return true
+}

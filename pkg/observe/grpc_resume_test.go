@@ -63,3 +63,19 @@ func TestBoundaryKeepsOnlyTheLatestTimestamp(t *testing.T) {
 		t.Fatalf("a later flow must reset the boundary: %v", b.seen)
 	}
 }
+
+func TestRecentSetForgetsTheOldest(t *testing.T) {
+	r := newRecentSet(3)
+	for _, fp := range []uint64{1, 2, 3} {
+		if !r.add(fp) {
+			t.Fatalf("%d reported as seen before", fp)
+		}
+	}
+	if r.add(2) {
+		t.Fatal("a repeat reported as new")
+	}
+	r.add(4) // evicts 1
+	if !r.add(1) || r.add(4) || len(r.seen) != 3 {
+		t.Fatalf("want 1 forgotten, 4 kept, 3 remembered: %v", r.seen)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -192,8 +191,17 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	// whole capture sent into the client's buffers before a kill, there
 	// would be nothing left to resume.
 	const n = 1200
-	path, resps := groupedGRPCCapture(t, n)
-	opts := replay.Options{Rate: 1000}
+	_, resps := groupedGRPCCapture(t, n)
+	// A lost-events notice early on: servers send those whatever since
+	// says, so each resumed stream repeats it and it must count once.
+	lost := &observerpb.GetFlowsResponse{
+		Time: resps[10].GetTime(), NodeName: "node-1",
+		ResponseTypes: &observerpb.GetFlowsResponse_LostEvents{LostEvents: &flowpb.LostEvent{
+			Source: flowpb.LostEventSource_PERF_EVENT_RING_BUFFER, NumEventsLost: 7,
+		}},
+	}
+	path := writeGRPCResponses(t, append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost), resps[10:]...))
+	opts := replay.Options{Rate: 400}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
 	gopts := fastGRPCOptions(addr)
@@ -205,45 +213,26 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	}
 	defer src.Close()
 
-	var (
-		mu  sync.Mutex
-		got []observe.Flow
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	readErr := make(chan error, 1)
-	go func() {
-		for {
-			rec, err := src.Next(ctx)
-			if err != nil {
-				readErr <- err
-				return
-			}
-			mu.Lock()
-			got = append(got, rec.Flow)
-			done := len(got) == n
-			mu.Unlock()
-			if done {
-				readErr <- nil
-				return
-			}
+	// The reader itself kills and restarts the server at fixed counts, so
+	// the kills land at the same place however loaded the machine is.
+	killAt := map[int]bool{100: true, 500: true}
+	var got []observe.Flow
+	for len(got) < n {
+		rec, err := src.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d flows: %v", len(got), err)
 		}
-	}()
-	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
-	for _, killAt := range []int{200, 600} {
-		for count() < killAt {
-			select {
-			case err := <-readErr:
-				t.Fatalf("reader stopped after %d flows: %v", count(), err)
-			case <-time.After(5 * time.Millisecond):
-			}
+		if rec.Kind != observe.KindFlow {
+			continue
 		}
-		server.Stop()
-		time.Sleep(150 * time.Millisecond) // down for a while
-		server, _ = serveReplay(t, path, addr, opts)
-	}
-	if err := <-readErr; err != nil {
-		t.Fatalf("after %d flows: %v", count(), err)
+		got = append(got, rec.Flow)
+		if killAt[len(got)] {
+			server.Stop()
+			time.Sleep(150 * time.Millisecond) // down for a while
+			server, _ = serveReplay(t, path, addr, opts)
+		}
 	}
 	seen := map[string]int{}
 	for i := range got {
@@ -264,8 +253,8 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	if live.Duplicates < 2 {
 		t.Errorf("Duplicates = %d, want at least 2 repeats dropped", live.Duplicates)
 	}
-	if st := src.Stats(); st.Flows != n {
-		t.Errorf("Stats().Flows = %d, want %d", st.Flows, n)
+	if st := src.Stats(); st.Flows != n || st.LostNotices != 1 || st.TotalLost() != 7 {
+		t.Errorf("Stats() = %d flows, %d lost notices, %d lost; want %d, 1, 7", st.Flows, st.LostNotices, st.TotalLost(), n)
 	}
 }
 
@@ -351,7 +340,9 @@ func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			opts := fastGRPCOptions(tt.addr)
-			opts.DialTimeout = 300 * time.Millisecond
+			// Long enough for a TLS handshake on a loaded machine; the
+			// refused case gives up when it passes.
+			opts.DialTimeout = 2 * time.Second
 			opts.TLS = tt.tls
 			src, err := observe.NewGRPCSource(context.Background(), opts)
 			if len(tt.want) == 0 {
@@ -443,7 +434,9 @@ func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
 	if _, err := quiet.Next(qctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next on a quiet stream returned %v, want DeadlineExceeded", err)
 	}
-	if waited := time.Since(begin); waited > time.Second {
+	// Generous for loaded CI machines: without watching the context,
+	// Next would block until the test's own timeout.
+	if waited := time.Since(begin); waited > 5*time.Second {
 		t.Fatalf("Next on a quiet stream returned %v after its context ended", waited)
 	}
 
@@ -465,11 +458,11 @@ func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next under a 200ms context returned %v, want DeadlineExceeded", err)
 	}
-	if waited := time.Since(start); waited > time.Second {
+	if waited := time.Since(start); waited > 5*time.Second {
 		t.Fatalf("Next returned %v after its context ended", waited)
 	}
-	if len(seen) == 0 || len(seen) == n {
-		t.Fatalf("read %d of %d flows in 200ms at 60/s: the test cannot tell an interruption", len(seen), n)
+	if len(seen) == n {
+		t.Fatalf("read all %d flows in 200ms at 60/s: pacing is broken and the test cannot tell an interruption", n)
 	}
 	long, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
