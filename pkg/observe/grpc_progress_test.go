@@ -72,7 +72,12 @@ func TestProgressDrawing(t *testing.T) {
 			var out lockedWriter
 			p := &Progress{W: &out, TTY: tt.tty, RedrawEvery: 5 * time.Millisecond, LogEvery: 5 * time.Millisecond}
 			p.Start(&fakeProgressSource{})
-			time.Sleep(40 * time.Millisecond)
+			// Wait for two periodic lines however slow the machine is.
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				if strings.Count(out.String(), "flows/s") >= 2 {
+					break
+				}
+			}
 			p.Stop()
 			tt.check(t, out.String())
 		})
