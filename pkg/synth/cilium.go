@@ -12,11 +12,12 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
-// ManagedByLabel marks every object netpolgen writes.
 const (
+	// ManagedByLabel and ManagedByValue mark every object netpolgen writes.
 	ManagedByLabel = "app.kubernetes.io/managed-by"
 	ManagedByValue = "netpolgen"
-	// namespaceLabel is the label Cilium gives every pod for its namespace.
+	// ciliumNamespaceLabel is the label Cilium gives every pod for its
+	// namespace.
 	ciliumNamespaceLabel = "k8s:io.kubernetes.pod.namespace"
 	// k8sNamespaceNameLabel is the label Kubernetes gives every namespace.
 	k8sNamespaceNameLabel = "kubernetes.io/metadata.name"
