@@ -378,7 +378,7 @@ func (r *Runner) noteFindings(fs []Finding) {
 
 func (r *Runner) report(info PolicyInfo, res *classified) *Report {
 	rep := &Report{
-		Generated: time.Now().UTC(), FlowTime: r.state.Watermark, StaleAfter: r.opts.StaleAfter.String(),
+		Generated: time.Now().UTC(), FlowTime: r.state.Watermark, StaleAfter: days(r.opts.StaleAfter),
 		Source: SourceInfo{Name: r.opts.SourceName, Flows: r.state.Flows, LostEvents: r.lost.Load(),
 			Reconnects: r.reconnects(), Connected: r.connected()},
 		Policies: info, Uncovered: []Finding{}, Stale: []Finding{}, Unprotected: []Finding{},
@@ -406,4 +406,13 @@ func (r *Runner) report(info PolicyInfo, res *classified) *Report {
 func (rep *Report) Summary() string {
 	return fmt.Sprintf("%d uncovered, %d stale, %d unprotected; %d flows, %d connections checked",
 		len(rep.Uncovered), len(rep.Stale), len(rep.Unprotected), rep.Source.Flows, rep.Connections)
+}
+
+// days writes whole days as the --stale-after flag takes them ("7d").
+func days(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= day && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }
