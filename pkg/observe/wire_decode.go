@@ -83,24 +83,44 @@ func (r *wireReader) next(f *wireField) bool {
 	if len(b) == 0 || r.err != nil {
 		return false
 	}
-	// Fast path for the common case of a one-byte tag (field numbers up to
-	// 15) and a one-byte varint or length; field number 0 is left to the
-	// general path, which rejects it.
-	if len(b) >= 2 && b[0] >= 8 && b[0] < 0x80 && b[1] < 0x80 {
-		switch typ := protowire.Type(b[0] & 7); typ {
-		case protowire.VarintType:
-			*f = wireField{num: protowire.Number(b[0] >> 3), typ: typ, v: uint64(b[1])}
-			r.b = b[2:]
-			return true
-		case protowire.BytesType:
-			if n := int(b[1]); len(b) >= 2+n {
-				*f = wireField{num: protowire.Number(b[0] >> 3), typ: typ, b: b[2 : 2+n : 2+n]}
-				r.b = b[2+n:]
-				return true
-			}
-		}
+	// Fast path for tags, varints and lengths of one or two bytes, which
+	// is nearly every field of a flow; anything else, and every error, is
+	// left to the general path.
+	var tag uint64
+	i := 0
+	switch {
+	case b[0] < 0x80:
+		tag, i = uint64(b[0]), 1
+	case len(b) >= 2 && b[1] < 0x80:
+		tag, i = uint64(b[0]&0x7f)|uint64(b[1])<<7, 2
+	default:
+		return r.nextSlow(f)
 	}
-	return r.nextSlow(f)
+	num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
+	if num == 0 || (typ != protowire.VarintType && typ != protowire.BytesType) {
+		return r.nextSlow(f)
+	}
+	var v uint64
+	switch {
+	case i < len(b) && b[i] < 0x80:
+		v, i = uint64(b[i]), i+1
+	case i+1 < len(b) && b[i+1] < 0x80:
+		v, i = uint64(b[i]&0x7f)|uint64(b[i+1])<<7, i+2
+	default:
+		return r.nextSlow(f)
+	}
+	if typ == protowire.VarintType {
+		*f = wireField{num: num, typ: typ, v: v}
+		r.b = b[i:]
+		return true
+	}
+	n := int(v)
+	if n > len(b)-i {
+		return r.nextSlow(f)
+	}
+	*f = wireField{num: num, typ: typ, b: b[i : i+n : i+n]}
+	r.b = b[i+n:]
+	return true
 }
 
 func (r *wireReader) nextSlow(f *wireField) bool {
