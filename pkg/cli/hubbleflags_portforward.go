@@ -108,11 +108,17 @@ func (fw *relayForwarder) forwardOnce(ctx context.Context, localPort uint16) (ui
 	if err != nil {
 		return 0, nil, fmt.Errorf("-P: cannot forward to pod %s/%s: %w", fw.namespace, pod, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- pf.ForwardPorts() }()
+	done, finished := make(chan error, 1), make(chan struct{})
 	go func() {
-		<-ctx.Done()
-		close(stop)
+		done <- pf.ForwardPorts()
+		close(finished)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			close(stop)
+		case <-finished:
+		}
 	}()
 	select {
 	case <-ready:
