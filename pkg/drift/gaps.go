@@ -3,6 +3,7 @@ package drift
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -39,6 +40,8 @@ type gapLog struct {
 	mu   sync.Mutex
 	gaps []Gap
 	open int // index of the open stream gap, or -1
+	// streamOpen mirrors open >= 0 so the per-flow check takes no lock.
+	streamOpen atomic.Bool
 }
 
 func newGapLog(saved []Gap) *gapLog {
@@ -68,10 +71,14 @@ func (l *gapLog) streamDown(now time.Time, lastFlow time.Time, err error) {
 	}
 	l.add(Gap{Cause: "Hubble stream down", Start: now, LastFlowBefore: lastFlow, LastError: msg})
 	l.open = len(l.gaps) - 1
+	l.streamOpen.Store(true)
 }
 
 // flowArrived closes the open stream gap at the first flow after it.
 func (l *gapLog) flowArrived(now, flowTime time.Time) {
+	if !l.streamOpen.Load() {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.open < 0 {
@@ -80,6 +87,7 @@ func (l *gapLog) flowArrived(now, flowTime time.Time) {
 	l.gaps[l.open].End = now
 	l.gaps[l.open].FirstFlowAfter = flowTime
 	l.open = -1
+	l.streamOpen.Store(false)
 }
 
 // lost records a Hubble lost-events notice.
@@ -111,6 +119,10 @@ func (l *gapLog) add(g Gap) {
 		l.gaps = l.gaps[over:]
 		if l.open >= 0 {
 			l.open -= over
+		}
+		if l.open < 0 {
+			l.open = -1
+			l.streamOpen.Store(false)
 		}
 	}
 }
