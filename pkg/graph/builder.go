@@ -73,6 +73,7 @@ func NewBuilder(opts Options) *Builder {
 // Add folds one flow into the graph. The flow is not retained.
 func (b *Builder) Add(f *observe.Flow) {
 	b.cov.Flows++
+	b.cov.widen(f.Time.UTC(), f.Time.UTC())
 	if b.nodes != nil && !b.nodes[f.NodeName] {
 		b.skip("node-filter")
 		return

@@ -170,6 +170,10 @@ type DNSRecord struct {
 // where the graph had to judge.
 type Coverage struct {
 	Flows uint64 `json:"flows"`
+	// FirstFlow and LastFlow bound the times of the flows read: the
+	// learning window, which can be longer than the span of the edges.
+	FirstFlow time.Time `json:"first_flow,omitzero"`
+	LastFlow  time.Time `json:"last_flow,omitzero"`
 	// LostEvents counts events lost before they reached the reader, by
 	// where they were lost.
 	LostEvents  map[string]uint64 `json:"lost_events,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // Merge combines two graphs, such as a checkpoint and the run that
@@ -56,8 +57,10 @@ func (o Options) identityString() string {
 // addCoverage adds the counters that are state; derive recomputes the
 // ones that count edges.
 func addCoverage(a, b Coverage) Coverage {
-	return Coverage{
+	out := Coverage{
 		Flows:           a.Flows + b.Flows,
+		FirstFlow:       a.FirstFlow,
+		LastFlow:        a.LastFlow,
 		LostEvents:      addCounts(a.LostEvents, b.LostEvents),
 		LostNotices:     a.LostNotices + b.LostNotices,
 		ReplyFlows:      a.ReplyFlows + b.ReplyFlows,
@@ -65,6 +68,19 @@ func addCoverage(a, b Coverage) Coverage {
 		InferredFlows:   a.InferredFlows + b.InferredFlows,
 		GuessedFlows:    a.GuessedFlows + b.GuessedFlows,
 		Skipped:         addCounts(a.Skipped, b.Skipped),
+	}
+	out.widen(b.FirstFlow, b.LastFlow)
+	return out
+}
+
+// widen stretches the flow window to cover first..last; zero times are
+// "not known" and change nothing, so the merge stays associative.
+func (c *Coverage) widen(first, last time.Time) {
+	if !first.IsZero() && (c.FirstFlow.IsZero() || first.Before(c.FirstFlow)) {
+		c.FirstFlow = first
+	}
+	if !last.IsZero() && last.After(c.LastFlow) {
+		c.LastFlow = last
 	}
 }
 

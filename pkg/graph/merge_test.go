@@ -153,7 +153,9 @@ func TestNodeFilterAndLostEvents(t *testing.T) {
 	if len(g.Edges) != 1 || g.Edges[0].Count != 1 {
 		t.Fatalf("edges = %v, want one edge of one flow", edgeLines(g, g.Edges))
 	}
-	want := Coverage{Flows: 2, Skipped: map[string]uint64{"node-filter": 1}, LostNotices: 1, LostEvents: map[string]uint64{"PERF_EVENT_RING_BUFFER": 12}}
+	// The window covers every flow read, filtered or not, as Flows does.
+	at := time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC)
+	want := Coverage{Flows: 2, FirstFlow: at, LastFlow: at, Skipped: map[string]uint64{"node-filter": 1}, LostNotices: 1, LostEvents: map[string]uint64{"PERF_EVENT_RING_BUFFER": 12}}
 	if diff := cmp.Diff(want, g.Coverage); diff != "" {
 		t.Errorf("coverage (-want +got):\n%s", diff)
 	}

@@ -166,11 +166,15 @@ func (c *converter) coverage() {
 		w.LostEvents += n
 	}
 	w.NoDirection, w.Guessed = cov.UndirectedFlows, cov.GuessedFlows
+	// The window is the span of the flows read; snapshots from before the
+	// graph recorded it fall back to the span of the edges.
+	w.Start, w.End = cov.FirstFlow, cov.LastFlow
+	fromEdges := w.Start.IsZero()
 	for _, e := range c.g.Edges {
-		if !e.FirstSeen.IsZero() && (w.Start.IsZero() || e.FirstSeen.Before(w.Start)) {
+		if fromEdges && !e.FirstSeen.IsZero() && (w.Start.IsZero() || e.FirstSeen.Before(w.Start)) {
 			w.Start = e.FirstSeen
 		}
-		if e.LastSeen.After(w.End) {
+		if fromEdges && e.LastSeen.After(w.End) {
 			w.End = e.LastSeen
 		}
 		if !e.Allowed() && e.Dropped > 0 && !e.Mirror {

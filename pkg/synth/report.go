@@ -48,7 +48,7 @@ func Report(in ReportInput) []byte {
 	fmt.Fprintf(&b, "| Observed connections | %d |\n", len(g.Edges))
 	fmt.Fprintf(&b, "| Flows | %d |\n", g.Window.Flows)
 	if !g.Window.Start.IsZero() {
-		fmt.Fprintf(&b, "| Connections seen | %s .. %s (%s) |\n", g.Window.Start.UTC().Format(time.RFC3339), g.Window.End.UTC().Format(time.RFC3339), g.Window.End.Sub(g.Window.Start).Round(time.Second))
+		fmt.Fprintf(&b, "| Learning window | %s .. %s (%s) |\n", g.Window.Start.UTC().Format(time.RFC3339), g.Window.End.UTC().Format(time.RFC3339), g.Window.End.Sub(g.Window.Start).Round(time.Second))
 	}
 	writeVerification(&b, in.Verify)
 	writeConvergence(&b, g)
