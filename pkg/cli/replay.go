@@ -36,8 +36,8 @@ buffer. With --rate the flows are released at that pace, and followers
 see them arrive; --loop repeats the capture for ever, each round's times
 shifted past the previous one's.
 
-Reads hubble observe -o jsonpb output and Hubble exporter files, gzip or
-not. See docs/live.md.`,
+Reads hubble observe -o jsonpb output, Hubble exporter files and legacy
+JSON arrays of flows, gzip or not. See docs/live.md.`,
 		Example: `  netpolgen replay flows.json &
   hubble observe --server localhost:4245 --last 20
   netpolgen replay --listen 127.0.0.1:4245 --rate 500 --loop hubble-flows-*.json.gz`,
