@@ -45,11 +45,11 @@ type hubbleFlags struct {
 // registerConnection adds the flags that say where Hubble is and how to
 // talk to it.
 func (f *hubbleFlags) registerConnection(fs *pflag.FlagSet) {
-	fs.StringVar(&f.server, "server", observe.DefaultServer, "address of a Hubble server or Relay")
-	fs.BoolVar(&f.tls.Enabled, "tls", false, "connect with TLS")
+	fs.StringVar(&f.server, "server", observe.DefaultServer, "address of a Hubble server or Relay (tls://host:port implies --tls)")
+	fs.BoolVar(&f.tls.Enabled, "tls", false, "connect with TLS (implied by a tls:// address or a client certificate)")
 	fs.BoolVar(&f.tls.AllowInsecure, "tls-allow-insecure", false, "with --tls: do not verify the server's certificate")
 	fs.StringSliceVar(&f.tls.CAFiles, "tls-ca-cert-files", nil, "with --tls: CA certificates (PEM) to verify the server with")
-	fs.StringVar(&f.tls.CertFile, "tls-client-cert-file", "", "with --tls: client certificate (PEM) for mutual TLS")
+	fs.StringVar(&f.tls.CertFile, "tls-client-cert-file", "", "client certificate (PEM) for mutual TLS; implies --tls")
 	fs.StringVar(&f.tls.KeyFile, "tls-client-key-file", "", "with --tls: client key (PEM) for mutual TLS")
 	fs.StringVar(&f.tls.ServerName, "tls-server-name", "", "with --tls: the name to verify the server's certificate against")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to try to connect before giving up")

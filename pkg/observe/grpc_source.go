@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -108,6 +109,14 @@ type LiveStats struct {
 func NewGRPCSource(ctx context.Context, opts GRPCOptions) (*GRPCSource, error) {
 	if opts.Server == "" {
 		opts.Server = DefaultServer
+	}
+	// As in the hubble CLI, a tls:// address and a client certificate
+	// both mean TLS.
+	if rest, ok := strings.CutPrefix(opts.Server, "tls://"); ok {
+		opts.Server, opts.TLS.Enabled = rest, true
+	}
+	if opts.TLS.CertFile != "" || opts.TLS.KeyFile != "" {
+		opts.TLS.Enabled = true
 	}
 	if opts.Backoff == (Backoff{}) {
 		opts.Backoff = DefaultBackoff()

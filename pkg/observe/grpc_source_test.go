@@ -335,6 +335,7 @@ func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
 		{name: "wrong server name", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, CAFiles: []string{certFile}, ServerName: "relay.example"}, want: []string{tlsAddr, "--tls-server-name"}},
 		{name: "trusted CA", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, CAFiles: []string{certFile}, ServerName: "localhost"}},
 		{name: "insecure TLS", addr: tlsAddr, tls: observe.TLSOptions{Enabled: true, AllowInsecure: true}},
+		{name: "tls:// address", addr: "tls://" + tlsAddr, tls: observe.TLSOptions{AllowInsecure: true}},
 		{name: "TLS options without --tls", addr: plainAddr, tls: observe.TLSOptions{AllowInsecure: true}, want: []string{"add --tls"}},
 	}
 	for _, tt := range tests {
