@@ -303,6 +303,13 @@ func (s *GRPCSource) Next(ctx context.Context) (*Record, error) {
 // accept decodes the frame just received and returns the record to
 // deliver, or nil for one that is counted and skipped.
 func (s *GRPCSource) accept() *Record {
+	// Callbacks run after the lock is released, so they may ask for Stats.
+	var notice *NodeStatus
+	defer func() {
+		if notice != nil && s.opts.OnNodeStatus != nil {
+			s.opts.OnNodeStatus(*notice)
+		}
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.live.LastError = nil
@@ -330,7 +337,7 @@ func (s *GRPCSource) accept() *Record {
 		return &s.rec
 	case KindNodeStatus:
 		s.stats.countSkipped(KindNodeStatus)
-		s.noteNodeStatus(s.dec.Node)
+		notice = s.noteNodeStatus(s.dec.Node)
 		return nil
 	}
 	s.stats.countSkipped(s.rec.Kind)
@@ -354,7 +361,9 @@ func (s *GRPCSource) isRepeat() bool {
 	return false
 }
 
-func (s *GRPCSource) noteNodeStatus(n NodeStatus) {
+// noteNodeStatus tracks which nodes Relay says are unavailable and
+// returns a copy of the notice for the caller's callback.
+func (s *GRPCSource) noteNodeStatus(n NodeStatus) *NodeStatus {
 	for _, name := range n.NodeNames {
 		s.statusOf[name] = n.State
 	}
@@ -365,9 +374,7 @@ func (s *GRPCSource) noteNodeStatus(n NodeStatus) {
 		}
 	}
 	s.live.Unavailable = unavailable
-	if s.opts.OnNodeStatus != nil {
-		s.opts.OnNodeStatus(NodeStatus{State: n.State, NodeNames: append([]string(nil), n.NodeNames...), Message: n.Message})
-	}
+	return &NodeStatus{State: n.State, NodeNames: append([]string(nil), n.NodeNames...), Message: n.Message}
 }
 
 // reconnect reopens the stream after a break, with capped exponential

@@ -273,7 +273,11 @@ func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	var notices []observe.NodeStatus
 	opts := fastGRPCOptions(addr)
-	opts.OnNodeStatus = func(n observe.NodeStatus) { notices = append(notices, n) }
+	var src *observe.GRPCSource
+	opts.OnNodeStatus = func(n observe.NodeStatus) {
+		notices = append(notices, n)
+		_ = src.Stats() // a callback may look at the source
+	}
 	src, err := observe.NewGRPCSource(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
