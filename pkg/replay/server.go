@@ -152,7 +152,9 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 		}
 		ev := tl.event(i)
 		i++
-		if ev.Resp.GetLostEvents() == nil {
+		// Lost-events and node notices are never asked for, so, as in
+		// Hubble and Relay, no filter or time range holds them back.
+		if ev.Resp.GetFlow() != nil {
 			if q.until != nil && ev.Time.After(*q.until) {
 				return nil
 			}
@@ -186,7 +188,7 @@ func (s *Server) startIndex(q *query, written int64) int64 {
 	var count uint64
 	for i := written - 1; i >= oldest; i-- {
 		ev := s.tl.event(i)
-		if ev.Resp.GetLostEvents() != nil || !q.match(ev.Resp.GetFlow()) {
+		if ev.Resp.GetFlow() == nil || !q.match(ev.Resp.GetFlow()) {
 			continue
 		}
 		count++

@@ -15,6 +15,7 @@ import (
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
+	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -327,5 +328,37 @@ func TestLoadCaptureFormats(t *testing.T) {
 	}
 	if len(c.Events) != len(resps) || !proto.Equal(c.Events[3].Resp, resps[3]) {
 		t.Errorf("gzip capture: %d events, want %d, as written", len(c.Events), len(resps))
+	}
+}
+
+func TestNoticesPassFilters(t *testing.T) {
+	_, all := sampleCapture(t)
+	notices := []*observerpb.GetFlowsResponse{
+		{Time: all[4].GetTime(), ResponseTypes: &observerpb.GetFlowsResponse_LostEvents{LostEvents: &flowpb.LostEvent{NumEventsLost: 3}}},
+		{Time: all[5].GetTime(), ResponseTypes: &observerpb.GetFlowsResponse_NodeStatus{NodeStatus: &relaypb.NodeStatusEvent{
+			StateChange: relaypb.NodeState_NODE_UNAVAILABLE, NodeNames: []string{"node-c"},
+		}}},
+	}
+	path := writeCapture(t, append(append([]*observerpb.GetFlowsResponse{}, all...), notices...))
+	client := startServer(t, path, Options{})
+	got, err := collect(t, client, &observerpb.GetFlowsRequest{
+		Whitelist: []*flowpb.FlowFilter{{Verdict: []flowpb.Verdict{flowpb.Verdict_DROPPED}}},
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flows, lost, nodes int
+	for _, r := range got {
+		switch {
+		case r.GetFlow() != nil:
+			flows++
+		case r.GetLostEvents() != nil:
+			lost++
+		case r.GetNodeStatus() != nil:
+			nodes++
+		}
+	}
+	if flows != 4 || lost != 1 || nodes != 1 {
+		t.Errorf("got %d flows, %d lost notices, %d node notices; want the 4 dropped flows and both notices", flows, lost, nodes)
 	}
 }
