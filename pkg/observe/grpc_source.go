@@ -91,7 +91,7 @@ type GRPCSource struct {
 	stats    Stats
 	live     LiveStats
 	statusOf map[string]relaypb.NodeState
-	lostSeen recentSet
+	noticesSeen recentSet
 }
 
 // LiveStats are the live source's own counters, for a progress line.
@@ -140,7 +140,7 @@ func NewGRPCSource(ctx context.Context, opts GRPCOptions) (*GRPCSource, error) {
 	}
 	s := &GRPCSource{
 		opts: opts, conn: conn, client: observerpb.NewObserverClient(conn),
-		dec: NewWireDecoder(), statusOf: map[string]relaypb.NodeState{}, boundary: newBoundary(), lostSeen: newRecentSet(4096),
+		dec: NewWireDecoder(), statusOf: map[string]relaypb.NodeState{}, boundary: newBoundary(), noticesSeen: newRecentSet(4096),
 	}
 	if err := s.connectFirst(ctx); err != nil {
 		conn.Close()
@@ -327,15 +327,19 @@ func (s *GRPCSource) accept() *Record {
 		s.stats.Flows++
 		return &s.rec
 	case KindLostEvents:
-		// Servers send lost-event notices whatever since says, so a
-		// resumed stream can repeat them; count each notice once.
-		if !s.lostSeen.add(s.boundary.fingerprint(s.frame.Bytes)) {
+		// Servers send lost-event and node notices whatever since says,
+		// so a resumed stream can repeat them; count each notice once.
+		if !s.noticesSeen.add(s.boundary.fingerprint(s.frame.Bytes)) {
 			s.live.Duplicates++
 			return nil
 		}
 		s.stats.countLost(&s.rec.Lost)
 		return &s.rec
 	case KindNodeStatus:
+		if !s.noticesSeen.add(s.boundary.fingerprint(s.frame.Bytes)) {
+			s.live.Duplicates++
+			return nil
+		}
 		s.stats.countSkipped(KindNodeStatus)
 		notice = s.noteNodeStatus(s.dec.Node)
 		return nil
