@@ -200,7 +200,13 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 			Source: flowpb.LostEventSource_PERF_EVENT_RING_BUFFER, NumEventsLost: 7,
 		}},
 	}
-	path := writeGRPCResponses(t, append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost), resps[10:]...))
+	node := &observerpb.GetFlowsResponse{
+		Time: resps[20].GetTime(),
+		ResponseTypes: &observerpb.GetFlowsResponse_NodeStatus{NodeStatus: &relaypb.NodeStatusEvent{
+			StateChange: relaypb.NodeState_NODE_CONNECTED, NodeNames: []string{"node-2"},
+		}},
+	}
+	path := writeGRPCResponses(t, append(append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost, node), resps[10:]...)))
 	opts := replay.Options{Rate: 400}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
@@ -253,8 +259,9 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	if live.Duplicates < 2 {
 		t.Errorf("Duplicates = %d, want at least 2 repeats dropped", live.Duplicates)
 	}
-	if st := src.Stats(); st.Flows != n || st.LostNotices != 1 || st.TotalLost() != 7 {
-		t.Errorf("Stats() = %d flows, %d lost notices, %d lost; want %d, 1, 7", st.Flows, st.LostNotices, st.TotalLost(), n)
+	if st := src.Stats(); st.Flows != n || st.LostNotices != 1 || st.TotalLost() != 7 || st.Skipped[observe.KindNodeStatus] != 1 {
+		t.Errorf("Stats() = %d flows, %d lost notices, %d lost, %d node notices; want %d, 1, 7, 1",
+			st.Flows, st.LostNotices, st.TotalLost(), st.Skipped[observe.KindNodeStatus], n)
 	}
 }
 
