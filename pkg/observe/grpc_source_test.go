@@ -206,7 +206,7 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 			StateChange: relaypb.NodeState_NODE_CONNECTED, NodeNames: []string{"node-2"},
 		}},
 	}
-	path := writeGRPCResponses(t, append(append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost, node), resps[10:]...)))
+	path := writeGRPCResponses(t, append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost, node), resps[10:]...))
 	opts := replay.Options{Rate: 400}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
