@@ -87,10 +87,10 @@ type GRPCSource struct {
 	delivered uint64
 	done      bool
 
-	mu       sync.Mutex
-	stats    Stats
-	live     LiveStats
-	statusOf map[string]relaypb.NodeState
+	mu          sync.Mutex
+	stats       Stats
+	live        LiveStats
+	statusOf    map[string]relaypb.NodeState
 	noticesSeen recentSet
 }
 
