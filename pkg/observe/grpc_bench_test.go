@@ -39,11 +39,11 @@ func grpcBenchCapture(b *testing.B, n int) *replay.Capture {
 			if fl := resp.GetFlow(); fl != nil {
 				fl.Time = timestamppb.New(fl.GetTime().AsTime().Add(shift))
 			}
-			wire, err := proto.Marshal(resp)
+			ev, err := replay.NewEvent(resp)
 			if err != nil {
 				b.Fatal(err)
 			}
-			out.Events = append(out.Events, replay.Event{Resp: resp, Wire: wire, Time: resp.GetTime().AsTime()})
+			out.Events = append(out.Events, ev)
 		}
 	}
 	return out

@@ -14,6 +14,17 @@ type RawFrame struct {
 	Bytes []byte
 }
 
+// PreparedFrame is a message to send many times, its wire bytes wrapped
+// once for gRPC so that sending it allocates nothing.
+type PreparedFrame struct {
+	data mem.BufferSlice
+}
+
+// NewPreparedFrame wraps wire bytes, which must not change afterwards.
+func NewPreparedFrame(wire []byte) *PreparedFrame {
+	return &PreparedFrame{data: mem.BufferSlice{mem.SliceBuffer(wire)}}
+}
+
 // RawCodec is the "proto" gRPC codec, except that a *RawFrame travels as
 // its bytes untouched. It is wire-identical to the stock codec, so peers
 // cannot tell the difference.
@@ -24,10 +35,13 @@ var _ encoding.CodecV2 = RawCodec{}
 // Name is "proto" so the content type stays application/grpc+proto.
 func (RawCodec) Name() string { return protoenc.Name }
 
-// Marshal hands a RawFrame's bytes to gRPC as they are and marshals
-// anything else as protobuf.
+// Marshal hands a RawFrame's or PreparedFrame's bytes to gRPC as they are
+// and marshals anything else as protobuf.
 func (RawCodec) Marshal(v any) (mem.BufferSlice, error) {
-	if f, ok := v.(*RawFrame); ok {
+	switch f := v.(type) {
+	case *PreparedFrame:
+		return f.data, nil
+	case *RawFrame:
 		// SliceBuffer is not pooled: gRPC's free is a no-op on it, so the
 		// caller's bytes are never recycled under it.
 		return mem.BufferSlice{mem.SliceBuffer(f.Bytes)}, nil

@@ -19,6 +19,8 @@ import (
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
 // Event is one captured record, kept as the original message and as the
@@ -27,6 +29,16 @@ type Event struct {
 	Resp *observerpb.GetFlowsResponse
 	Wire []byte
 	Time time.Time
+	// frame is Wire ready to send; nil for events built by hand.
+	frame *observe.PreparedFrame
+}
+
+// Frame is the event ready to send.
+func (ev *Event) Frame() *observe.PreparedFrame {
+	if ev.frame == nil {
+		return observe.NewPreparedFrame(ev.Wire)
+	}
+	return ev.frame
 }
 
 // Capture is the events of one or more capture files, in file order.
@@ -75,7 +87,7 @@ func (c *Capture) loadFile(path string, seen map[string]bool) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
-		ev, err := newEvent(resp)
+		ev, err := NewEvent(resp)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
 		}
@@ -166,12 +178,13 @@ func parseRecord(data []byte) (*observerpb.GetFlowsResponse, error) {
 	}, nil
 }
 
-func newEvent(resp *observerpb.GetFlowsResponse) (Event, error) {
+// NewEvent marshals a response into an Event ready to serve.
+func NewEvent(resp *observerpb.GetFlowsResponse) (Event, error) {
 	wire, err := proto.Marshal(resp)
 	if err != nil {
 		return Event{}, err
 	}
-	return Event{Resp: resp, Wire: wire, Time: eventTime(resp)}, nil
+	return Event{Resp: resp, Wire: wire, Time: eventTime(resp), frame: observe.NewPreparedFrame(wire)}, nil
 }
 
 // eventTime is when an event happened: the envelope's time, else the

@@ -131,7 +131,6 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 	tl := s.tl
 	written := tl.released(time.Now())
 	i := s.startIndex(q, written)
-	frame := &observe.RawFrame{}
 	var sent uint64
 	for {
 		if !q.follow && q.number > 0 && sent >= q.number {
@@ -165,8 +164,7 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 				continue
 			}
 		}
-		frame.Bytes = ev.Wire
-		if err := stream.SendMsg(frame); err != nil {
+		if err := stream.SendMsg(ev.Frame()); err != nil {
 			return err
 		}
 		sent++

@@ -99,7 +99,7 @@ func (t *timeline) event(i int64) Event {
 	if fl := resp.GetFlow(); fl != nil && fl.GetTime() != nil {
 		fl.Time = timestamppb.New(fl.GetTime().AsTime().Add(shift))
 	}
-	shifted, err := newEvent(resp)
+	shifted, err := NewEvent(resp)
 	if err != nil {
 		// The original marshalled; a copy with other times cannot fail.
 		return ev
