@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -183,6 +184,48 @@ func TestHubbleCLIFollowsPacedReplay(t *testing.T) {
 	// 400 flows at 2000/s are released over 200ms.
 	if elapsed := time.Since(start); elapsed < 150*time.Millisecond {
 		t.Errorf("followed 400 paced flows in %v: pacing not applied", elapsed)
+	}
+}
+
+// TestHubbleCLITextOutput runs hubble observe with its default compact
+// output, for which it asks for a field mask, and with a custom mask.
+func TestHubbleCLITextOutput(t *testing.T) {
+	hubble := hubbleCLI(t)
+	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
+	capture, err := LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewServer(capture, Options{}).NewGRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	addr := lis.Addr().String()
+
+	out := runHubbleText(t, hubble, []string{"observe", "--server", addr, "--last", "5"})
+	if lines := strings.Count(out, "\n"); lines != 5 || !strings.Contains(out, "bookinfo/") {
+		t.Errorf("hubble observe --last 5 printed %d lines:\n%s", lines, out)
+	}
+
+	got := runHubble(t, hubble, []string{"observe", "--server", addr, "-o", "jsonpb", "--last", "3", "--field-mask", "time,verdict,source.pod_name"})
+	if len(got) != 3 {
+		t.Fatalf("hubble printed %d flows, want 3", len(got))
+	}
+	for i, r := range got {
+		src := capture.Events[len(capture.Events)-3+i].Resp
+		want := &observerpb.GetFlowsResponse{
+			NodeName: src.GetNodeName(), Time: src.GetTime(),
+			ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: &flowpb.Flow{
+				Time: src.GetFlow().GetTime(), Verdict: src.GetFlow().GetVerdict(),
+				Source: &flowpb.Endpoint{PodName: src.GetFlow().GetSource().GetPodName()},
+			}},
+		}
+		if !proto.Equal(r, want) {
+			t.Errorf("masked flow %d:\nhubble printed %v\nwant          %v", i, r, want)
+		}
 	}
 }
 

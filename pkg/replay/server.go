@@ -118,10 +118,9 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 	if req.GetFirst() && req.GetFollow() {
 		return status.Error(codes.InvalidArgument, "first cannot be specified with follow")
 	}
-	if len(req.GetFieldMask().GetPaths()) > 0 {
-		// Serving whole flows to a client that asked for some fields would
-		// print what it did not ask for.
-		return status.Error(codes.InvalidArgument, "netpolgen replay does not support field masks: drop --field-mask")
+	mask, err := newFieldMask(req.GetFieldMask())
+	if err != nil {
+		return status.Error(codes.InvalidArgument, err.Error())
 	}
 	q, err := newQuery(req)
 	if err != nil {
@@ -162,6 +161,11 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 			}
 			if !q.match(ev.Resp.GetFlow()) {
 				continue
+			}
+		}
+		if mask != nil {
+			if ev, err = mask.apply(ev); err != nil {
+				return status.Error(codes.Internal, err.Error())
 			}
 		}
 		if err := stream.SendMsg(ev.Frame()); err != nil {

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
@@ -230,6 +231,7 @@ func TestGetFlowsRefusesWhatItCannotServe(t *testing.T) {
 		{name: "first with follow", req: &observerpb.GetFlowsRequest{First: true, Follow: true}, want: "first cannot be specified with follow"},
 		{name: "unsupported filter", req: &observerpb.GetFlowsRequest{Whitelist: []*flowpb.FlowFilter{{HttpPath: []string{"/"}}}}, want: "does not support the http_path filter"},
 		{name: "bad selector", req: &observerpb.GetFlowsRequest{Whitelist: []*flowpb.FlowFilter{{SourceLabel: []string{"app in x"}}}}, want: "parentheses"},
+		{name: "bad field mask", req: &observerpb.GetFlowsRequest{FieldMask: &fieldmaskpb.FieldMask{Paths: []string{"source.nope"}}}, want: "invalid field mask"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,5 +362,36 @@ func TestNoticesPassFilters(t *testing.T) {
 	}
 	if flows != 4 || lost != 1 || nodes != 1 {
 		t.Errorf("got %d flows, %d lost notices, %d node notices; want the 4 dropped flows and both notices", flows, lost, nodes)
+	}
+}
+
+func TestFieldMask(t *testing.T) {
+	path, all := sampleCapture(t)
+	client := startServer(t, path, Options{})
+	got, err := collect(t, client, &observerpb.GetFlowsRequest{
+		Number:    2,
+		FieldMask: &fieldmaskpb.FieldMask{Paths: []string{"time", "verdict", "source.namespace", "source", "l4.TCP.destination_port", "destination.labels"}},
+	}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d flows, want 2", len(got))
+	}
+	for k, r := range got {
+		src := all[8+k]
+		want := &observerpb.GetFlowsResponse{
+			NodeName: src.GetNodeName(), Time: src.GetTime(),
+			ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: &flowpb.Flow{
+				Time:        src.GetFlow().GetTime(),
+				Verdict:     src.GetFlow().GetVerdict(),
+				Source:      src.GetFlow().GetSource(), // "source" keeps it whole
+				L4:          &flowpb.Layer4{Protocol: &flowpb.Layer4_TCP{TCP: &flowpb.TCP{DestinationPort: src.GetFlow().GetL4().GetTCP().GetDestinationPort()}}},
+				Destination: &flowpb.Endpoint{Labels: src.GetFlow().GetDestination().GetLabels()},
+			}},
+		}
+		if !proto.Equal(r, want) {
+			t.Errorf("flow %d:\ngot  %v\nwant %v", k, r, want)
+		}
 	}
 }
