@@ -3,6 +3,7 @@ package replay
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -135,7 +136,115 @@ func filterBuilders() map[protoreflect.Name]func(*flowpb.FlowFilter) (predicate,
 		"protocol": func(ff *flowpb.FlowFilter) (predicate, error) {
 			return protocols(ff.GetProtocol())
 		},
+		"source_fqdn": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return fqdns(ff.GetSourceFqdn(), (*flowpb.Flow).GetSourceNames)
+		},
+		"destination_fqdn": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return fqdns(ff.GetDestinationFqdn(), (*flowpb.Flow).GetDestinationNames)
+		},
+		"http_status_code": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return httpStatusCodes(ff.GetHttpStatusCode())
+		},
+		"http_method": func(ff *flowpb.FlowFilter) (predicate, error) {
+			methods := ff.GetHttpMethod()
+			return func(f *flowpb.Flow) bool {
+				m := f.GetL7().GetHttp().GetMethod()
+				return m != "" && slices.ContainsFunc(methods, func(want string) bool { return strings.EqualFold(m, want) })
+			}, nil
+		},
+		"http_path": func(ff *flowpb.FlowFilter) (predicate, error) {
+			return httpPaths(ff.GetHttpPath())
+		},
+		"tcp_flags": func(ff *flowpb.FlowFilter) (predicate, error) {
+			sets := ff.GetTcpFlags()
+			return func(f *flowpb.Flow) bool {
+				got := f.GetL4().GetTCP().GetFlags()
+				return got != nil && slices.ContainsFunc(sets, func(want *flowpb.TCPFlags) bool { return hasTCPFlags(got, want) })
+			}, nil
+		},
+		"uuid": func(ff *flowpb.FlowFilter) (predicate, error) {
+			ids := ff.GetUuid()
+			return func(f *flowpb.Flow) bool { return slices.Contains(ids, f.GetUuid()) }, nil
+		},
 	}
+}
+
+// fqdns matches DNS names with Hubble's patterns: '*' stands for any run
+// of name characters, and a trailing dot and case do not matter.
+func fqdns(patterns []string, names func(*flowpb.Flow) []string) (predicate, error) {
+	alts := make([]string, 0, len(patterns))
+	for _, p := range patterns {
+		p = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(p), "."))
+		if p == "" {
+			return nil, fmt.Errorf("empty FQDN pattern")
+		}
+		alts = append(alts, strings.ReplaceAll(regexp.QuoteMeta(p), `\*`, `[-.0-9_a-z]*`))
+	}
+	re, err := regexp.Compile(`\A(?:` + strings.Join(alts, "|") + `)\z`)
+	if err != nil {
+		return nil, err
+	}
+	return func(f *flowpb.Flow) bool {
+		return slices.ContainsFunc(names(f), func(n string) bool {
+			return re.MatchString(strings.ToLower(strings.TrimSuffix(n, ".")))
+		})
+	}, nil
+}
+
+// httpStatusCodes matches full codes ("404") and prefixes ("5+", "40+").
+func httpStatusCodes(codes []string) (predicate, error) {
+	full := regexp.MustCompile(`^[1-5][0-9]{2}$`)
+	prefix := regexp.MustCompile(`^[1-5][0-9]?\+$`)
+	var want []string
+	for _, c := range codes {
+		switch {
+		case full.MatchString(c):
+			want = append(want, c)
+		case prefix.MatchString(c):
+			want = append(want, strings.TrimSuffix(c, "+"))
+		default:
+			return nil, fmt.Errorf("invalid status code %q: want 404, 4+ or 40+", c)
+		}
+	}
+	return func(f *flowpb.Flow) bool {
+		code := f.GetL7().GetHttp().GetCode()
+		if code == 0 {
+			return false
+		}
+		got := fmt.Sprintf("%03d", code)
+		return slices.ContainsFunc(want, func(w string) bool { return strings.HasPrefix(got, w) })
+	}, nil
+}
+
+// httpPaths matches the path of the request URL against regular
+// expressions.
+func httpPaths(exprs []string) (predicate, error) {
+	res := make([]*regexp.Regexp, 0, len(exprs))
+	for _, e := range exprs {
+		re, err := regexp.Compile(e)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e, err)
+		}
+		res = append(res, re)
+	}
+	return func(f *flowpb.Flow) bool {
+		raw := f.GetL7().GetHttp().GetUrl()
+		if raw == "" {
+			return false
+		}
+		u, err := url.ParseRequestURI(raw)
+		if err != nil {
+			return false
+		}
+		return slices.ContainsFunc(res, func(re *regexp.Regexp) bool { return re.MatchString(u.Path) })
+	}, nil
+}
+
+// hasTCPFlags reports whether got has every flag want sets.
+func hasTCPFlags(got, want *flowpb.TCPFlags) bool {
+	return (!want.GetFIN() || got.GetFIN()) && (!want.GetSYN() || got.GetSYN()) && (!want.GetRST() || got.GetRST()) &&
+		(!want.GetPSH() || got.GetPSH()) && (!want.GetACK() || got.GetACK()) && (!want.GetURG() || got.GetURG()) &&
+		(!want.GetECE() || got.GetECE()) && (!want.GetCWR() || got.GetCWR()) && (!want.GetNS() || got.GetNS())
 }
 
 // compileFilters compiles a whitelist or blacklist.

@@ -63,6 +63,8 @@ func TestFlowFilterFields(t *testing.T) {
 		Source:             &flowpb.Endpoint{Namespace: "shop", PodName: "cart-1", Identity: 1234},
 		IsReply:            wrapperspb.Bool(false),
 		EventType:          &flowpb.CiliumEventType{Type: 1, SubType: 133},
+		DestinationNames:   []string{"api.example.com."},
+		Uuid:               "u-1",
 		DestinationService: &flowpb.Service{Name: "kube-dns", Namespace: "kube-system"},
 		TrafficDirection:   flowpb.TrafficDirection_EGRESS,
 	}
@@ -91,6 +93,9 @@ func TestFlowFilterFields(t *testing.T) {
 		{"ip version", &flowpb.FlowFilter{IpVersion: []flowpb.IPVersion{flowpb.IPVersion_IPv4}}, true},
 		{"verdict and pod", &flowpb.FlowFilter{Verdict: []flowpb.Verdict{flowpb.Verdict_DROPPED}, SourcePod: []string{"shop/cart"}}, true},
 		{"verdict but not pod", &flowpb.FlowFilter{Verdict: []flowpb.Verdict{flowpb.Verdict_DROPPED}, SourcePod: []string{"shop/web"}}, false},
+		{"fqdn glob", &flowpb.FlowFilter{DestinationFqdn: []string{"*.Example.com."}}, true},
+		{"fqdn other", &flowpb.FlowFilter{SourceFqdn: []string{"*.example.com"}}, false},
+		{"uuid", &flowpb.FlowFilter{Uuid: []string{"u-1"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -115,12 +120,50 @@ func TestFilterErrors(t *testing.T) {
 		{&flowpb.FlowFilter{Protocol: []string{"quic"}}, "unknown protocol"},
 		{&flowpb.FlowFilter{SourcePod: []string{""}}, "must not be empty"},
 		{&flowpb.FlowFilter{NodeName: []string{"a/b/c"}}, "too many slashes"},
-		{&flowpb.FlowFilter{SourceFqdn: []string{"*.example.com"}}, "does not support the source_fqdn filter"},
+		{&flowpb.FlowFilter{SourceClusterName: []string{"prod"}}, "does not support the source_cluster_name filter"},
 	}
 	for _, tt := range tests {
 		_, err := compileFilters([]*flowpb.FlowFilter{tt.filter})
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%v: got %v, want an error mentioning %q", tt.filter, err, tt.want)
 		}
+	}
+}
+
+func TestHTTPAndTCPFilters(t *testing.T) {
+	http := &flowpb.Flow{
+		L4: &flowpb.Layer4{Protocol: &flowpb.Layer4_TCP{TCP: &flowpb.TCP{Flags: &flowpb.TCPFlags{SYN: true, ACK: true}}}},
+		L7: &flowpb.Layer7{Record: &flowpb.Layer7_Http{Http: &flowpb.HTTP{Code: 503, Method: "GET", Url: "http://cart:8080/api/v1/items?x=1"}}},
+	}
+	tests := []struct {
+		name   string
+		filter *flowpb.FlowFilter
+		want   bool
+	}{
+		{"status full", &flowpb.FlowFilter{HttpStatusCode: []string{"503"}}, true},
+		{"status prefix", &flowpb.FlowFilter{HttpStatusCode: []string{"5+"}}, true},
+		{"status two-digit prefix", &flowpb.FlowFilter{HttpStatusCode: []string{"50+"}}, true},
+		{"status other", &flowpb.FlowFilter{HttpStatusCode: []string{"4+", "200"}}, false},
+		{"method", &flowpb.FlowFilter{HttpMethod: []string{"get"}}, true},
+		{"method other", &flowpb.FlowFilter{HttpMethod: []string{"POST"}}, false},
+		{"path", &flowpb.FlowFilter{HttpPath: []string{"^/api/v[0-9]+/"}}, true},
+		{"path ignores the query", &flowpb.FlowFilter{HttpPath: []string{"x=1"}}, false},
+		{"syn", &flowpb.FlowFilter{TcpFlags: []*flowpb.TCPFlags{{SYN: true}}}, true},
+		{"syn and fin", &flowpb.FlowFilter{TcpFlags: []*flowpb.TCPFlags{{SYN: true, FIN: true}}}, false},
+		{"any of the sets", &flowpb.FlowFilter{TcpFlags: []*flowpb.TCPFlags{{RST: true}, {ACK: true}}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := compileFilters([]*flowpb.FlowFilter{tt.filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := list.any(http); got != tt.want {
+				t.Errorf("match = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	if _, err := compileFilters([]*flowpb.FlowFilter{{HttpStatusCode: []string{"5xx"}}}); err == nil {
+		t.Error("accepted status code 5xx")
 	}
 }
