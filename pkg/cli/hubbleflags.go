@@ -43,7 +43,8 @@ type hubbleFlags struct {
 }
 
 // registerConnection adds the flags that say where Hubble is and how to
-// talk to it.
+// talk to it. --kubeconfig and --request-timeout are left out when the
+// command already has kubectl's (see shareKube).
 func (f *hubbleFlags) registerConnection(fs *pflag.FlagSet) {
 	fs.StringVar(&f.server, "server", observe.DefaultServer, "address of a Hubble server or Relay (tls://host:port implies --tls)")
 	fs.BoolVar(&f.tls.Enabled, "tls", false, "connect with TLS (implied by a tls:// address or a client certificate)")
@@ -53,12 +54,31 @@ func (f *hubbleFlags) registerConnection(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tls.KeyFile, "tls-client-key-file", "", "with --tls: client key (PEM) for mutual TLS")
 	fs.StringVar(&f.tls.ServerName, "tls-server-name", "", "with --tls: the name to verify the server's certificate against")
 	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to try to connect before giving up")
-	fs.DurationVar(&f.requestTimeout, "request-timeout", 12*time.Second, "timeout of non-streaming requests such as server status")
+	if fs.Lookup("request-timeout") == nil {
+		fs.DurationVar(&f.requestTimeout, "request-timeout", 12*time.Second, "timeout of non-streaming requests such as server status")
+	}
 	fs.BoolVarP(&f.portForward, "port-forward", "P", false, "forward the hubble-relay port from the cluster first, as hubble observe -P does")
 	fs.Uint16Var(&f.portForwardPort, "port-forward-port", 0, "with -P: local port to forward from (0 picks a free one)")
 	fs.StringVar(&f.kubeContext, "kube-context", "", "with -P: kubeconfig context to use")
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "with -P: kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
+	if fs.Lookup("kubeconfig") == nil {
+		fs.StringVar(&f.kubeconfig, "kubeconfig", "", "with -P: kubeconfig file (default $KUBECONFIG or ~/.kube/config)")
+	}
 	fs.StringVar(&f.kubeNamespace, "kube-namespace", "kube-system", "with -P: namespace hubble-relay runs in")
+}
+
+// shareKube fills what a command's kubectl flags already say: one
+// --kubeconfig, one request timeout, and --context when --kube-context is
+// not given.
+func (f *hubbleFlags) shareKube(kubeconfig, context string, requestTimeout time.Duration) {
+	if f.kubeconfig == "" {
+		f.kubeconfig = kubeconfig
+	}
+	if f.kubeContext == "" {
+		f.kubeContext = context
+	}
+	if f.requestTimeout == 0 {
+		f.requestTimeout = requestTimeout
+	}
 }
 
 // registerQuery adds the time-range and hubble filter flags. The server

@@ -58,14 +58,14 @@ func newLearnCommand(streams Streams) *cobra.Command {
 		sflags    synthFlags
 		cflags    learnClusterFlags
 		fromFiles []string
-		server    string
+		hflags    hubbleFlags
 		duration  time.Duration
 		every     time.Duration
 		state     string
 		out       string
 	)
 	cmd := &cobra.Command{
-		Use:   "learn --out DIR (--from-file FILE... | --server ADDR --duration D)",
+		Use:   "learn --out DIR (--from-file FILE... | [--server ADDR | -P] --duration D)",
 		Short: "Learn least-privilege policies from flows, verify them, and write them for review",
 		Long: `Learn which workloads talk to each other, from captures or a live Hubble
 server, and write a default-deny per namespace plus one policy per workload
@@ -75,20 +75,33 @@ is written; REPORT.md in the output directory is meant to be pasted as a
 pull-request body. The exit status is 1 when an observed connection would
 be denied.
 
+Without --from-file it follows Hubble (--server, default localhost:4245, or
+-P to port-forward hubble-relay first, with the hubble CLI's TLS flags)
+for --duration, with a progress line on standard error unless --quiet.
 With --state, the learned graph is saved there (every --checkpoint, and at
-the end) and loaded again on the next run, so learning can resume.
+the end) and loaded again on the next run, so learning can resume; --state
+alone re-synthesizes from the saved graph.
 
 See docs/synth.md for the rules and the --generalize options.`,
 		Example: `  netpolgen learn --from-file examples/shop-flows.json.gz --out policies/
-  netpolgen learn --server localhost:4245 --duration 24h --state learn.graph.json --out policies/
+  netpolgen learn --duration 24h --state learn.graph.json --out policies/
+  netpolgen learn -P --duration 2h --out policies/
   netpolgen learn --from-file flows.json --format both --exclude-namespace kube-system --out policies/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return errors.New("--out DIR is required")
 			}
-			if len(fromFiles) > 0 && server != "" {
-				return errors.New("use --from-file or --server, not both")
+			hflags.shareKube(cflags.conn.Kubeconfig, cflags.conn.Context, cflags.conn.Timeout)
+			live := cmd.Flags().Changed("server") || hflags.portForward || duration > 0
+			if len(fromFiles) > 0 && live {
+				return errors.New("use --from-file, or --server/-P/--duration, not both")
+			}
+			if len(fromFiles) == 0 && !live {
+				// Nothing said: follow the default server, unless a saved
+				// state is to be re-synthesized.
+				_, err := os.Stat(state)
+				live = state == "" || err != nil
 			}
 			sopts, err := sflags.options()
 			if err != nil {
@@ -102,7 +115,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err != nil {
 				return err
 			}
-			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, server: server, duration: duration, every: every, state: state, strict: gflags.strict, enrich: cflags.enricher(streams, snap)})
+			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, live: live, hubble: &hflags, duration: duration, every: every, state: state, strict: gflags.strict, enrich: cflags.enricher(streams, snap)})
 			if err != nil {
 				return err
 			}
@@ -126,8 +139,9 @@ See docs/synth.md for the rules and the --generalize options.`,
 	cflags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&fromFiles, "from-file", nil, "learn from this capture (repeatable; - for standard input)")
-	fl.StringVar(&server, "server", "", "learn from this Hubble server or Relay (host:port)")
-	fl.DurationVar(&duration, "duration", 0, "with --server: how long to learn (e.g. 24h; 0 until interrupted)")
+	hflags.registerConnection(fl)
+	hflags.registerProgress(fl)
+	fl.DurationVar(&duration, "duration", 0, "how long to follow Hubble (e.g. 24h; 0 until interrupted)")
 	fl.DurationVar(&every, "checkpoint", 5*time.Minute, "with --server and --state: how often to save the state")
 	fl.StringVar(&state, "state", "", "load the learned graph from this file if it exists, and save it there")
 	fl.StringVar(&out, "out", "", "directory to write policies and REPORT.md to")
@@ -135,8 +149,10 @@ See docs/synth.md for the rules and the --generalize options.`,
 }
 
 type learnSource struct {
-	files    []string
-	server   string
+	files []string
+	// live follows Hubble as hubble's flags say.
+	live     bool
+	hubble   *hubbleFlags
 	duration time.Duration
 	every    time.Duration
 	state    string
@@ -148,7 +164,7 @@ type learnSource struct {
 // learnGraph reads flows into a graph, merged with the saved state, and
 // saves the state after each checkpoint.
 func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls learnSource) (*graph.Graph, error) {
-	l := &learner{opts: opts, state: ls.state}
+	l := &learner{opts: opts, state: ls.state, streams: streams}
 	if ls.state != "" {
 		if _, err := os.Stat(ls.state); err == nil {
 			if l.acc, err = graph.LoadFile(ls.state); err != nil {
@@ -156,9 +172,9 @@ func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls lea
 			}
 		}
 	}
-	if len(ls.files) == 0 && ls.server == "" {
+	if len(ls.files) == 0 && !ls.live {
 		if l.acc == nil {
-			return nil, errors.New("nothing to learn from: give --from-file, --server or an existing --state")
+			return nil, errors.New("nothing to learn from: give --from-file, --server/-P, or an existing --state")
 		}
 		return l.acc, nil
 	}
@@ -175,9 +191,10 @@ func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls lea
 
 // learner accumulates a graph segment by segment.
 type learner struct {
-	opts  graph.Options
-	state string
-	acc   *graph.Graph
+	opts    graph.Options
+	state   string
+	acc     *graph.Graph
+	streams Streams
 }
 
 // segment reads src into a new builder, primed with what was learned so
@@ -231,11 +248,20 @@ func (l *learner) live(ctx context.Context, ls learnSource) error {
 		ctx, cancel = context.WithTimeout(ctx, ls.duration)
 		defer cancel()
 	}
-	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: ls.server, Follow: true, Since: resumePoint(l.acc)})
+	h := *ls.hubble
+	h.follow, h.since = true, resumePoint(l.acc).Format(time.RFC3339Nano)
+	// Learners sharded by node let Hubble do the filtering.
+	h.nodeNames = l.opts.NodeNames
+	src, closeSrc, err := h.open(ctx, l.streams)
 	if err != nil {
 		return err
 	}
-	defer src.Close()
+	defer closeSrc()
+	if !h.quiet {
+		p := &observe.Progress{W: l.streams.Err, TTY: isTerminal(l.streams.Err), Duration: ls.duration}
+		p.Start(src)
+		defer p.Stop()
+	}
 	for {
 		var deadline time.Time
 		if ls.state != "" && ls.every > 0 {
@@ -256,6 +282,9 @@ func resumePoint(acc *graph.Graph) time.Time {
 	since := time.Unix(1, 0)
 	if acc == nil {
 		return since
+	}
+	if last := acc.Coverage.LastFlow; last.After(since) {
+		since = last.Add(time.Nanosecond)
 	}
 	for _, e := range acc.Edges {
 		if e.LastSeen.After(since) {
