@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/replay"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )
@@ -63,6 +66,85 @@ func BenchmarkEvaluate(b *testing.B) {
 			b.ReportMetric(float64(res.checked), "connections")
 			b.ReportMetric(float64(res.rules), "rules")
 			b.ReportMetric(float64(len(res.findings)), "findings")
+			var snapshot bytes.Buffer
+			if err := g.Save(&snapshot); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(snapshot.Len()), "checkpoint-graph-bytes")
 		})
+	}
+}
+
+// BenchmarkFollowReplay measures how fast drift takes flows from a Hubble
+// server: a local replay of the shop, read to its end through the live
+// source while evaluations run every 200ms.
+//
+//	go test ./pkg/drift -run '^$' -bench FollowReplay -benchtime 1x
+func BenchmarkFollowReplay(b *testing.B) {
+	var capture bytes.Buffer
+	shop := flowgen.Shop()
+	shop.LostEvents = 0 // every line is a flow, so the count below is exact
+	if _, err := flowgen.Generate(shop, flowgen.Options{Seed: 9, Duration: 24 * time.Hour, MaxFlows: 300_000}, &capture); err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	path := dir + "/flows.json"
+	if err := os.WriteFile(path, capture.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	c, err := replay.LoadCapture(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := replay.NewServer(c, replay.Options{}).NewGRPCServer()
+	go g.Serve(lis)
+	defer g.Stop()
+	src := observe.NewFileSource([]string{path}, observe.FileOptions{})
+	learned, err := graph.Build(context.Background(), src, graph.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := synth.Build(synth.FromGraph(learned), synth.Options{Format: synth.FormatCilium})
+	if err != nil {
+		b.Fatal(err)
+	}
+	files, _, err := plan.Files(synth.FormatCilium)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps, err := verify.FromFiles(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	total := uint64(bytes.Count(capture.Bytes(), []byte("\n")))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := NewRunner(Options{
+			Open: func(ctx context.Context, since time.Time, hooks SourceHooks) (observe.Source, error) {
+				return observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: lis.Addr().String(), Follow: true, Since: flowgen.DefaultStart(), OnReconnect: hooks.OnReconnect})
+			},
+			Follow: true, Policies: fixedPolicies{ps}, Interval: 200 * time.Millisecond,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		start := time.Now()
+		go func() { r.Run(ctx); close(done) }()
+		for r.flows.Load() < total {
+			if time.Since(start) > 5*time.Minute {
+				b.Fatalf("read %d of %d flows in 5 minutes", r.flows.Load(), total)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		cancel()
+		<-done
+		b.ReportMetric(float64(total)/elapsed.Seconds(), "flows/s")
 	}
 }
