@@ -9,26 +9,13 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )
-
-// watchedKinds are the policy kinds drift checks against. A
-// CiliumClusterwideNetworkPolicy is handed to the engine as a
-// CiliumNetworkPolicy without a namespace, which is how Cilium itself
-// parses one.
-var watchedKinds = [...]struct {
-	kind string
-	gvr  schema.GroupVersionResource
-}{
-	{"NetworkPolicy", schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "networkpolicies"}},
-	{"CiliumNetworkPolicy", schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumnetworkpolicies"}},
-	{"CiliumClusterwideNetworkPolicy", schema.GroupVersionResource{Group: "cilium.io", Version: "v2", Resource: "ciliumclusterwidenetworkpolicies"}},
-}
 
 // ClusterSource holds the live cluster's policies, kept current by
 // informers, so a policy applied, edited or deleted in the cluster is
@@ -44,22 +31,25 @@ type ClusterSource struct {
 }
 
 // NewClusterSource starts informers for NetworkPolicies,
-// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies and waits up to syncTimeout for their first list.
-// The informers stop when ctx ends.
+// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies and waits up
+// to syncTimeout for their first list. The informers stop when ctx ends.
 func NewClusterSource(ctx context.Context, client dynamic.Interface, name string, syncTimeout time.Duration) (*ClusterSource, error) {
 	s := &ClusterSource{name: name, changed: make(chan struct{}, 1), objects: map[string]*unstructured.Unstructured{}}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(client, 0)
-	synced := make([]cache.InformerSynced, 0, len(watchedKinds))
-	for _, k := range watchedKinds {
-		inf := factory.ForResource(k.gvr).Informer()
-		kind := k.kind
+	// The kinds pkg/cluster reads (NetworkPolicy, CiliumNetworkPolicy and
+	// CiliumClusterwideNetworkPolicy); its reader lists once, drift watches.
+	kinds := cluster.PolicyKinds()
+	synced := make([]cache.InformerSynced, 0, len(kinds))
+	for _, k := range kinds {
+		inf := factory.ForResource(k.GVR).Informer()
+		kind := k.Kind
 		_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { s.put(kind, obj) },
 			UpdateFunc: func(_, obj any) { s.put(kind, obj) },
 			DeleteFunc: func(obj any) { s.remove(kind, obj) },
 		})
 		if err != nil {
-			return nil, fmt.Errorf("watch %s: %w", k.gvr.Resource, err)
+			return nil, fmt.Errorf("watch %s: %w", k.GVR.Resource, err)
 		}
 		synced = append(synced, inf.HasSynced)
 	}
@@ -69,7 +59,7 @@ func NewClusterSource(ctx context.Context, client dynamic.Interface, name string
 	for i, ok := range synced {
 		if !cache.WaitForCacheSync(wctx.Done(), ok) {
 			return nil, fmt.Errorf("list %s in %s: no answer within %v (is the CRD installed, and may this identity list and watch it? see deploy/rbac.yaml)",
-				watchedKinds[i].gvr.Resource, name, syncTimeout)
+				kinds[i].GVR.Resource, name, syncTimeout)
 		}
 	}
 	return s, nil
@@ -141,8 +131,10 @@ func (s *ClusterSource) Policies() (*verify.Policies, error) {
 // (managedFields, status, resourceVersion) would fail strict parsing.
 func policyDocument(u *unstructured.Unstructured) ([]byte, error) {
 	kind := u.GetKind()
-	if kind == "CiliumClusterwideNetworkPolicy" {
-		kind = "CiliumNetworkPolicy"
+	if kind == cluster.CiliumClusterwideNetworkPolicyKind().Kind {
+		// Cilium parses a clusterwide policy as a CiliumNetworkPolicy
+		// without a namespace; so does the engine here.
+		kind = cluster.CiliumNetworkPolicyKind().Kind
 	}
 	doc := map[string]any{
 		"apiVersion": u.GetAPIVersion(), "kind": kind,
