@@ -123,40 +123,43 @@ func TestDeployManifestsPassServerSideDryRun(t *testing.T) {
 }
 
 // TestClusterSourceFollowsTheAPIServer runs drift against a real
-// apiserver, as a user bound only to the read-only role: the learned
-// policies are applied, the two drift connections are uncovered, and
-// applying the suggested patch resolves one without a restart.
+// apiserver as deploy/drift's ServiceAccount, with only the binding
+// deploy/drift ships: the learned policies are applied, the two drift
+// connections are uncovered, and applying the suggested patch resolves one
+// without a restart. A ServiceAccount without the binding cannot start.
 func TestClusterSourceFollowsTheAPIServer(t *testing.T) {
 	env := apiserver.Start(t)
 	fx := shopBaseline(t, synth.FormatCilium)
 	capture := fx.write(t, "both.json", fx.baseline, fx.driftFlows(t))
 
-	rbac, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var manifests bytes.Buffer
-	for _, ns := range []string{"netpolgen", "shop", "data", "monitoring", "ingress-nginx"} {
+	for _, ns := range []string{"shop", "data", "monitoring", "ingress-nginx"} {
 		manifests.WriteString("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + ns + "\n---\n")
 	}
-	manifests.Write(rbac)
-	manifests.WriteString("\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: drift-test-user\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: netpolgen-reader\nsubjects:\n- apiGroup: rbac.authorization.k8s.io\n  kind: User\n  name: drift-test-user\n")
+	for _, f := range []string{"drift/namespace.yaml", "rbac.yaml", "drift/serviceaccount.yaml"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		manifests.Write(data)
+		manifests.WriteString("\n---\n")
+	}
 	for _, obj := range policyObjects(t, fx.policies) {
 		data, err := yaml.Marshal(obj.(*unstructured.Unstructured).Object)
 		if err != nil {
 			t.Fatal(err)
 		}
-		manifests.WriteString("---\n")
 		manifests.Write(data)
+		manifests.WriteString("---\n")
 	}
 	env.Apply(t, manifests.String())
 
-	reader, err := dynamic.NewForConfig(env.AddUser(t, "drift-test-user"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if _, err := NewClusterSource(ctx, serviceAccountClient(t, env.Config, "nobody"), "test apiserver", 2*time.Second); err == nil {
+		t.Fatal("a ServiceAccount bound to nothing could list the policies")
+	}
+	reader := serviceAccountClient(t, env.Config, "netpolgen-drift")
 	policies, err := NewClusterSource(ctx, reader, "test apiserver", 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -195,6 +198,21 @@ func TestClusterSourceFollowsTheAPIServer(t *testing.T) {
 func corev1Client(t *testing.T, cfg *rest.Config) corev1client.CoreV1Interface {
 	t.Helper()
 	c, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// serviceAccountClient acts as a ServiceAccount of the netpolgen namespace.
+func serviceAccountClient(t *testing.T, admin *rest.Config, name string) dynamic.Interface {
+	t.Helper()
+	cfg := rest.CopyConfig(admin)
+	cfg.Impersonate = rest.ImpersonationConfig{
+		UserName: "system:serviceaccount:netpolgen:" + name,
+		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:netpolgen", "system:authenticated"},
+	}
+	c, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

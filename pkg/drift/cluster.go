@@ -23,6 +23,7 @@ import (
 type ClusterSource struct {
 	name    string
 	changed chan struct{}
+	stop    context.CancelFunc
 
 	mu      sync.Mutex
 	objects map[string]*unstructured.Unstructured // by kind/namespace/name
@@ -32,9 +33,11 @@ type ClusterSource struct {
 
 // NewClusterSource starts informers for NetworkPolicies,
 // CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies and waits up
-// to syncTimeout for their first list. The informers stop when ctx ends.
+// to syncTimeout for their first list. The informers stop when ctx ends
+// or Close is called.
 func NewClusterSource(ctx context.Context, client dynamic.Interface, name string, syncTimeout time.Duration) (*ClusterSource, error) {
-	s := &ClusterSource{name: name, changed: make(chan struct{}, 1), objects: map[string]*unstructured.Unstructured{}}
+	ictx, stop := context.WithCancel(ctx)
+	s := &ClusterSource{name: name, changed: make(chan struct{}, 1), stop: stop, objects: map[string]*unstructured.Unstructured{}}
 	factory := dynamicinformer.NewDynamicSharedInformerFactory(client, 0)
 	// The kinds pkg/cluster reads (NetworkPolicy, CiliumNetworkPolicy and
 	// CiliumClusterwideNetworkPolicy); its reader lists once, drift watches.
@@ -49,15 +52,17 @@ func NewClusterSource(ctx context.Context, client dynamic.Interface, name string
 			DeleteFunc: func(obj any) { s.remove(kind, obj) },
 		})
 		if err != nil {
+			stop()
 			return nil, fmt.Errorf("watch %s: %w", k.GVR.Resource, err)
 		}
 		synced = append(synced, inf.HasSynced)
 	}
-	factory.Start(ctx.Done())
-	wctx, cancel := context.WithTimeout(ctx, syncTimeout)
+	factory.Start(ictx.Done())
+	wctx, cancel := context.WithTimeout(ictx, syncTimeout)
 	defer cancel()
 	for i, ok := range synced {
 		if !cache.WaitForCacheSync(wctx.Done(), ok) {
+			stop()
 			return nil, fmt.Errorf("list %s in %s: no answer within %v (is the CRD installed, and may this identity list and watch it? see deploy/rbac.yaml)",
 				kinds[i].GVR.Resource, name, syncTimeout)
 		}
@@ -153,3 +158,7 @@ func (s *ClusterSource) Changed() <-chan struct{} { return s.changed }
 
 // Name implements PolicySource.
 func (s *ClusterSource) Name() string { return s.name }
+
+// Close stops the informers (ending the context given to
+// NewClusterSource does too).
+func (s *ClusterSource) Close() { s.stop() }
