@@ -78,6 +78,7 @@ func TestDriftOnceCleanCaptureExitsZero(t *testing.T) {
 }
 
 func TestDriftFlagErrors(t *testing.T) {
+	empty := t.TempDir()
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -89,6 +90,7 @@ func TestDriftFlagErrors(t *testing.T) {
 		{[]string{"drift", "--policies", "p", "--from-file", "x.json", "--once", "--stale-after", "soon"}, "--stale-after"},
 		{[]string{"drift", "--policies", "p", "--from-file", "x.json", "--once", "--log-format", "xml"}, "--log-format"},
 		{[]string{"drift", "--policies", "does-not-exist", "--from-file", "x.json", "--once"}, "does-not-exist"},
+		{[]string{"drift", "--policies", empty, "--from-file", "missing.json", "--once", "--report-dir", filepath.Join(empty, "r")}, "missing.json"},
 	} {
 		code, _, stderr := run(t, "", tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
