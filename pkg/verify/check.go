@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -26,6 +27,9 @@ import (
 const (
 	ruleLabelSource = "netpolgen"
 	ruleLabelKey    = "netpolgen.io/rule"
+	// namespaceLabelPrefix is how Cilium names a namespace's labels on
+	// its pods' identities.
+	namespaceLabelPrefix = "io.cilium.k8s.namespace.labels."
 )
 
 // PolicyRule is one allow rule as Cilium's engine holds it: one ingress
@@ -187,8 +191,11 @@ func newTaggedEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies
 	add := func(kind, ns, name string, entries policytypes.PolicyEntries) {
 		index := map[bool]int{}
 		for _, en := range entries {
-			if en.Verdict != policytypes.Allow || en.L3 == nil && len(en.L4) == 0 {
-				continue // deny entries and default-deny markers allow nothing
+			if en.Verdict != policytypes.Allow || len(en.L3) == 0 && len(en.L4) == 0 {
+				// Deny entries, and the empty rules of a default-deny
+				// ("ingress: [{}]"), allow nothing: they are not rules
+				// that can go stale.
+				continue
 			}
 			r := PolicyRule{ID: len(rules), Kind: kind, Namespace: ns, Name: name, Ingress: en.Ingress, Index: index[en.Ingress],
 				Peers: describeSelectors(en.L3), Ports: describePorts(en)}
@@ -245,10 +252,67 @@ func describeSelectors(sel policytypes.Selectors) string {
 	}
 	parts := make([]string, 0, len(sel))
 	for _, s := range sel {
-		parts = append(parts, s.String())
+		parts = append(parts, describeSelector(s))
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ", ")
+}
+
+// describeSelector writes a peer selector for people: an endpoint
+// selector as its labels ("k8s-app=kube-dns namespace=kube-system",
+// "entity host"), a name as "fqdn api.example.com", addresses as "cidr
+// 192.0.2.10/32".
+func describeSelector(s policytypes.Selector) string {
+	if fq, ok := s.GetFQDNSelector(); ok {
+		if fq.MatchName != "" {
+			return "fqdn " + fq.MatchName
+		}
+		return "fqdn pattern " + fq.MatchPattern
+	}
+	if prefixes := s.GetCIDRPrefixes(); len(prefixes) > 0 {
+		out := make([]string, 0, len(prefixes))
+		for _, p := range prefixes {
+			out = append(out, p.String())
+		}
+		return "cidr " + strings.Join(out, " ")
+	}
+	ls, ok := s.(*policytypes.LabelSelector)
+	if !ok {
+		return s.String()
+	}
+	data, err := ls.MarshalJSON()
+	var parsed struct {
+		MatchLabels      map[string]string `json:"matchLabels"`
+		MatchExpressions []struct {
+			Key      string   `json:"key"`
+			Operator string   `json:"operator"`
+			Values   []string `json:"values"`
+		} `json:"matchExpressions"`
+	}
+	if err != nil || json.Unmarshal(data, &parsed) != nil {
+		return s.String()
+	}
+	var terms []string
+	for k, v := range parsed.MatchLabels {
+		switch key := strings.TrimPrefix(k, "k8s:"); {
+		case strings.HasPrefix(k, "reserved:"):
+			terms = append(terms, "entity "+strings.TrimPrefix(k, "reserved:"))
+		case key == podNamespaceLabel || key == namespaceNameLabel:
+			terms = append(terms, "namespace="+v)
+		case strings.HasPrefix(key, namespaceLabelPrefix):
+			terms = append(terms, "namespace label "+strings.TrimPrefix(key, namespaceLabelPrefix)+"="+v)
+		default:
+			terms = append(terms, key+"="+v)
+		}
+	}
+	for _, e := range parsed.MatchExpressions {
+		terms = append(terms, fmt.Sprintf("%s %s (%s)", strings.TrimPrefix(e.Key, "k8s:"), e.Operator, strings.Join(e.Values, ",")))
+	}
+	if len(terms) == 0 {
+		return "all endpoints"
+	}
+	slices.Sort(terms)
+	return strings.Join(terms, " ")
 }
 
 func describePorts(en *policytypes.PolicyEntry) string {

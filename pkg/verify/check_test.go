@@ -2,6 +2,7 @@ package verify
 
 import (
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -42,6 +43,15 @@ func TestCheckTracesVerdictsToRules(t *testing.T) {
 			eg, in := got.Rules[webAPI.EgressRules[0]], got.Rules[webAPI.IngressRules[0]]
 			if eg.Name != "web" || eg.Ingress || in.Name != "api" || !in.Ingress {
 				t.Errorf("web -> api rules: egress %v, ingress %v; want web's egress and api's ingress", eg, in)
+			}
+			if !strings.Contains(eg.Peers, "app=api namespace=shop") || eg.Ports != "9000-9002/TCP" ||
+				!strings.Contains(in.Peers, "app=web namespace=shop") {
+				t.Errorf("rule descriptions: egress %q on %q, ingress %q", eg.Peers, eg.Ports, in.Peers)
+			}
+			for _, r := range got.Rules {
+				if r.Peers == "any peer" && r.Ports == "any port" {
+					t.Errorf("%v: a default-deny's empty rule allows nothing and is not a rule", r)
+				}
 			}
 			if s := got.Selected[api.Workload]; !s.Ingress || !s.Egress {
 				t.Errorf("api selection %+v, want both directions", s)
