@@ -1,13 +1,17 @@
 package drift
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
@@ -115,4 +119,44 @@ func fileRunnerWith(t *testing.T, paths []string, policies, state string, staleA
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestStaleRulesAreExactlyTheQuietOnes checkpoints the baseline, then runs
+// on the same shop eight days later without its prometheus -> redis call:
+// with --stale-after 7d, exactly the two rules that allowed that call
+// (prometheus's egress, redis's ingress) are stale, and nothing else.
+func TestStaleRulesAreExactlyTheQuietOnes(t *testing.T) {
+	fx := shopBaseline(t, synth.FormatCilium)
+	state := filepath.Join(fx.dir, "state.json")
+	base := fx.write(t, "baseline.json", fx.baseline)
+	if _, err := fileRunnerWith(t, []string{base}, fx.policies, state, 7*24*time.Hour).Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sc := flowgen.Shop()
+	sc.LostEvents = 0
+	sc.Calls = slices.DeleteFunc(sc.Calls, func(c flowgen.Call) bool {
+		return c.Denied || c.Port == 9121 // prometheus -> redis metrics
+	})
+	var later bytes.Buffer
+	if _, err := flowgen.Generate(sc, flowgen.Options{Seed: 8, Start: fx.end.Add(8 * 24 * time.Hour), Duration: 20 * time.Minute}, &later); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := fileRunnerWith(t, []string{fx.write(t, "later.json", later.Bytes())}, fx.policies, state, 7*24*time.Hour).Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range rep.Stale {
+		got = append(got, fmt.Sprintf("%s/%s %s %s", f.Rule.Namespace, f.Rule.Name, f.Rule.Direction, f.Rule.Ports))
+		if f.Rule.LastExercised.IsZero() || f.Rule.LastExercised.After(fx.end) {
+			t.Errorf("%s: last exercised %v, want during the baseline", f.Key, f.Rule.LastExercised)
+		}
+	}
+	want := "data/redis ingress 9121/TCP monitoring/prometheus egress 9121/TCP"
+	if strings.Join(got, " ") != want {
+		t.Errorf("stale rules %q, want %q", strings.Join(got, " "), want)
+	}
+	if len(rep.Uncovered)+len(rep.Unprotected) != 0 {
+		t.Errorf("unexpected findings: %v", findingKeys(rep.Findings()))
+	}
 }
