@@ -100,7 +100,9 @@ func newGen(s *Scenario, opts Options, w io.Writer) *gen {
 // Cilium identities: one per distinct label set, as the agent allocates.
 func (g *gen) makePods() {
 	identities := map[string]uint32{}
-	usedIDs := map[uint32]bool{}
+	// Endpoint IDs are unique per agent, so per node (at most 253 pods
+	// there, against 4095 IDs).
+	usedIDs := map[[2]int]bool{}
 	hostPart := make([]int, len(g.s.Nodes))
 	g.pods = make([][]pod, len(g.s.Workloads))
 	for wi, w := range g.s.Workloads {
@@ -126,16 +128,16 @@ func (g *gen) makePods() {
 				id = uint32(10000 + len(identities)*7 + g.rng.IntN(7))
 				identities[key] = id
 			}
-			epID := uint32(1 + g.rng.IntN(4095))
-			for usedIDs[epID] {
-				epID = uint32(1 + g.rng.IntN(4095))
+			epID := 1 + g.rng.IntN(4095)
+			for usedIDs[[2]int{node, epID}] {
+				epID = 1 + g.rng.IntN(4095)
 			}
-			usedIDs[epID] = true
+			usedIDs[[2]int{node, epID}] = true
 			g.pods[wi] = append(g.pods[wi], pod{
 				ip:   podIP(node, hostPart[node]),
 				node: node,
 				ep: observe.Endpoint{
-					ID: epID, Identity: id, Namespace: w.Namespace, PodName: name, Labels: labels,
+					ID: uint32(epID), Identity: id, Namespace: w.Namespace, PodName: name, Labels: labels,
 					Workloads: []observe.Workload{{Name: w.Name, Kind: w.Kind}},
 				},
 			})

@@ -79,6 +79,26 @@ func TestLargeIsDeterministicAndStreams(t *testing.T) {
 	}
 }
 
+// More pods than one agent has endpoint IDs for (4095) must still
+// generate: IDs are unique per node, as in Cilium.
+func TestLargeClusterBeyondOneAgentsEndpointIDs(t *testing.T) {
+	s, err := Large(DefaultLargeConfig(50, 5000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := 0
+	for _, w := range s.Workloads {
+		pods += w.Replicas
+	}
+	if pods <= 4095 {
+		t.Fatalf("only %d pods: the test needs more than 4095", pods)
+	}
+	truth, err := Generate(s, Options{Seed: 1, MaxFlows: 1000}, io.Discard)
+	if err != nil || truth.Flows < 1000 {
+		t.Fatalf("generate: %v (%+v)", err, truth)
+	}
+}
+
 func TestLargeRejectsBadSizes(t *testing.T) {
 	for _, cfg := range []LargeConfig{
 		{Namespaces: 0, Workloads: 10, Nodes: 1, MeanFanOut: 1},
