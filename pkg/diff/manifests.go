@@ -5,40 +5,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/netpolgen/netpolgen/pkg/cluster"
+	"github.com/netpolgen/netpolgen/pkg/policydir"
 )
 
 // LoadDir reads every policy object in the .yaml and .yml files under dir
 // (kustomization files aside). Any other kind is an error, so a typo does
 // not silently drop a policy from the diff.
 func LoadDir(dir string) ([]*unstructured.Unstructured, error) {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() || name == "kustomization.yaml" || name == "kustomization.yml" {
-			return nil
-		}
-		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	paths, err := policydir.Files(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read policies: %w", err)
+		return nil, err
 	}
-	sort.Strings(paths)
 	var out []*unstructured.Unstructured
 	seen := map[string]string{}
 	for _, p := range paths {

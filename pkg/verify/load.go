@@ -3,15 +3,13 @@ package verify
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
 	ciliumv2 "github.com/cilium/cilium/pkg/k8s/apis/cilium.io/v2"
 	slim_networkingv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/api/networking/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/netpolgen/netpolgen/pkg/policydir"
 )
 
 // Policies are the policy objects read from files.
@@ -27,24 +25,10 @@ type Policies struct {
 // CiliumClusterwideNetworkPolicy documents; other kinds are an error, so a
 // typo is not silently ignored.
 func LoadDir(dir string) (*Policies, error) {
-	var paths []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() || name == "kustomization.yaml" || name == "kustomization.yml" {
-			return nil
-		}
-		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-			paths = append(paths, p)
-		}
-		return nil
-	})
+	paths, err := policydir.Files(dir)
 	if err != nil {
-		return nil, fmt.Errorf("read policies: %w", err)
+		return nil, err
 	}
-	sort.Strings(paths)
 	out := &Policies{}
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
