@@ -2,14 +2,12 @@ package drift
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strings"
 
 	"github.com/cilium/cilium/pkg/policy/api"
 	networkingv1 "k8s.io/api/networking/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
@@ -127,7 +125,7 @@ func sidePolicy(sg *synth.Graph, e synth.Edge, subject synth.WorkloadRef, ingres
 		// Only the rule's own direction: enabling default-deny on the
 		// other one would be a change of its own.
 		cnp.Spec.EnableDefaultDeny = api.DefaultDenyConfig{}
-		doc, err := marshalObject(cnp)
+		doc, err := synth.MarshalYAML(cnp)
 		return doc, "", err
 	}
 	np, warnings, err := plan.KubernetesPolicy(wp)
@@ -144,7 +142,7 @@ func sidePolicy(sg *synth.Graph, e synth.Edge, subject synth.WorkloadRef, ingres
 	if ingress {
 		np.Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
 	}
-	doc, err := marshalObject(np)
+	doc, err := synth.MarshalYAML(np)
 	return doc, strings.Join(warnings, "; "), err
 }
 
@@ -157,22 +155,4 @@ func patchName(workload string, e synth.Edge, ingress bool) string {
 		workload = strings.TrimRight(workload[:max], "-.")
 	}
 	return workload + suffix
-}
-
-// marshalObject writes a typed object as YAML without the empty status
-// and null creationTimestamp typed objects carry.
-func marshalObject(obj any) ([]byte, error) {
-	raw, err := json.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	delete(m, "status")
-	if meta, ok := m["metadata"].(map[string]any); ok {
-		delete(meta, "creationTimestamp")
-	}
-	return yaml.Marshal(m)
 }

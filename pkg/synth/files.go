@@ -43,7 +43,7 @@ func (pl *Plan) Files(format Format) ([]File, []string, error) {
 			}
 			docs = append(docs, cnp)
 		}
-		data, err := marshalDocs(docs)
+		data, err := MarshalYAML(docs...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("default-deny for %s: %w", ns, err)
 		}
@@ -67,7 +67,7 @@ func (pl *Plan) Files(format Format) ([]File, []string, error) {
 			}
 			docs = append(docs, cnp)
 		}
-		data, err := marshalDocs(docs)
+		data, err := MarshalYAML(docs...)
 		if err != nil {
 			return nil, nil, fmt.Errorf("policy %s: %w", wp.Workload.WorkloadRef, err)
 		}
@@ -106,9 +106,10 @@ func kustomization(resources []string) []byte {
 	return b.Bytes()
 }
 
-// marshalDocs writes objects as one YAML stream, without the empty status
-// and null creationTimestamp typed objects carry.
-func marshalDocs(docs []any) ([]byte, error) {
+// MarshalYAML writes objects as one YAML stream, the way every file
+// netpolgen writes looks: sorted keys, without the empty status and null
+// creationTimestamp typed objects carry.
+func MarshalYAML(docs ...any) ([]byte, error) {
 	var out bytes.Buffer
 	for i, d := range docs {
 		raw, err := json.Marshal(d)
