@@ -2,34 +2,24 @@ package cli
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/netpolgen/netpolgen/pkg/replay"
+	"github.com/netpolgen/netpolgen/pkg/replay/replaytest"
 )
 
 // TestLearnFromALiveServer follows a replay of the example capture over
 // gRPC, with checkpoints to --state, and wants the policies learning from
 // the file gives.
 func TestLearnFromALiveServer(t *testing.T) {
-	capture, err := replay.LoadCapture(shopExample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := replay.NewServer(capture, replay.Options{}).NewGRPCServer()
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	addr := replaytest.Serve(t, replay.Options{}, shopExample)
 
 	dir := t.TempDir()
 	live, fromFile := filepath.Join(dir, "live"), filepath.Join(dir, "file")
 	state := filepath.Join(dir, "state.json")
-	code, stdout, stderr := run(t, "", "learn", "--server", lis.Addr().String(), "--duration", "4s", "--checkpoint", "1s", "--state", state, "--out", live)
+	code, stdout, stderr := run(t, "", "learn", "--server", addr, "--duration", "4s", "--checkpoint", "1s", "--state", state, "--out", live)
 	if code != 0 {
 		t.Fatalf("live learn exit %d: %s%s", code, stdout, stderr)
 	}

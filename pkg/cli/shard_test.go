@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/replay"
+	"github.com/netpolgen/netpolgen/pkg/replay/replaytest"
 )
 
 // Scale-out: three learners each follow one Relay for a subset of its
@@ -35,23 +35,13 @@ func TestShardedLearnersMatchOneLearner(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	capture, err := replay.LoadCapture(capturePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := replay.NewServer(capture, replay.Options{}).NewGRPCServer()
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
+	addr := replaytest.Serve(t, replay.Options{}, capturePath)
 
 	shards := [][]string{s.Nodes[0:2], s.Nodes[2:4], s.Nodes[4:6]}
 	var snapshots []string
 	for i, nodes := range shards {
 		state := filepath.Join(dir, "shard"+string(rune('a'+i))+".json")
-		code, out, stderr := run(t, "", "learn", "--server", lis.Addr().String(), "--node-name", strings.Join(nodes, ","),
+		code, out, stderr := run(t, "", "learn", "--server", addr, "--node-name", strings.Join(nodes, ","),
 			"--duration", "3s", "--quiet", "--state", state, "--out", filepath.Join(dir, "shard-out"+string(rune('a'+i))))
 		if code != 0 {
 			t.Fatalf("shard %d exit %d: %s%s", i, code, out, stderr)

@@ -208,6 +208,11 @@ func timeRate(want int, fn func() (int, error)) (float64, error) {
 func ingestFile(ctx context.Context, path string) (int, error) {
 	src := observe.NewFileSource([]string{path}, observe.FileOptions{Strict: true})
 	defer src.Close()
+	return countFlows(ctx, src)
+}
+
+// countFlows reads a source to its end and counts its flows.
+func countFlows(ctx context.Context, src observe.Source) (int, error) {
 	n := 0
 	for {
 		rec, err := src.Next(ctx)
@@ -344,19 +349,7 @@ func readFast(ctx context.Context, addr string) (int, error) {
 		return 0, err
 	}
 	defer src.Close()
-	n := 0
-	for {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		if rec.Kind == observe.KindFlow {
-			n++
-		}
-	}
+	return countFlows(ctx, src)
 }
 
 // peakRSS runs a netpolgen command in a child process (through a shell
