@@ -111,7 +111,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err != nil {
 				return err
 			}
-			snap, err := cflags.snapshot(cmd)
+			snap, err := cflags.snapshot(cmd, streams.Err, live)
 			if err != nil {
 				return err
 			}

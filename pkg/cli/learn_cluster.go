@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,7 +17,10 @@ import (
 // flows show only as addresses get their workload, the kube-apiserver its
 // addresses, and --diff compares the result with the policies in force.
 type learnClusterFlags struct {
-	use     bool
+	// mode is true, false or auto: auto reads the cluster when learning
+	// live from Hubble and a kubeconfig reaches one, and goes on without
+	// it otherwise; a capture alone never contacts a cluster unasked.
+	mode    string
 	diff    bool
 	against string
 	conn    cluster.Options
@@ -23,21 +28,51 @@ type learnClusterFlags struct {
 
 func (f *learnClusterFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.BoolVar(&f.use, "cluster", false, "read the cluster (--kubeconfig, --context) to name pods seen only as addresses and to learn the kube-apiserver's addresses")
+	fl.StringVar(&f.mode, "cluster", "auto", "read the cluster (--kubeconfig, --context) to name pods seen only as addresses and to learn the kube-apiserver's addresses: true, false, or auto (when learning live from Hubble and the cluster answers)")
+	fl.Lookup("cluster").NoOptDefVal = "true"
 	fl.BoolVar(&f.diff, "diff", false, "after writing, show the object and semantic diff against the cluster's policies (or --diff-against DIR), as netpolgen diff does")
 	fl.StringVar(&f.against, "diff-against", "", "with --diff: directory of the policies in force, instead of the cluster")
 	addClusterFlags(cmd, &f.conn)
 }
 
-// wantsCluster reports whether learn reads the cluster.
-func (f *learnClusterFlags) wantsCluster() bool { return f.use || (f.diff && f.against == "") }
+// autoTimeout bounds how long --cluster=auto waits for a cluster that
+// may not be there.
+const autoTimeout = 5 * time.Second
 
-// snapshot reads the cluster when asked to; nil when not.
-func (f *learnClusterFlags) snapshot(cmd *cobra.Command) (*cluster.Snapshot, error) {
-	if !f.wantsCluster() {
+// snapshot reads the cluster when --cluster (or --diff without
+// --diff-against) needs it, or, in auto mode, when learning live and the
+// cluster answers; nil when it is not used.
+func (f *learnClusterFlags) snapshot(cmd *cobra.Command, errOut io.Writer, live bool) (*cluster.Snapshot, error) {
+	required := f.diff && f.against == ""
+	switch f.mode {
+	case "true":
+		required = true
+	case "false":
+		if required {
+			return nil, errors.New("--diff needs the cluster (or --diff-against DIR), but --cluster=false")
+		}
+		return nil, nil
+	case "auto":
+		if !required && !live {
+			return nil, nil
+		}
+	default:
+		return nil, fmt.Errorf("--cluster must be true, false or auto, not %q", f.mode)
+	}
+	conn := f.conn
+	if !required && (conn.Timeout == 0 || conn.Timeout > autoTimeout) {
+		conn.Timeout = autoTimeout
+	}
+	snap, err := readCluster(cmd, conn)
+	if err != nil && !required {
+		fmt.Fprintf(errOut, "cluster: not used (%v); pods seen only as addresses stay flagged in REPORT.md (--cluster=false silences this)\n", err)
 		return nil, nil
 	}
-	c, err := cluster.Connect(cmd.Context(), f.conn)
+	return snap, err
+}
+
+func readCluster(cmd *cobra.Command, conn cluster.Options) (*cluster.Snapshot, error) {
+	c, err := cluster.Connect(cmd.Context(), conn)
 	if err != nil {
 		return nil, err
 	}
