@@ -60,23 +60,24 @@ func ratio(a, b float64) string {
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 // flatRSS shows that memory follows the graph, not the flow count: the
-// same scenario's flows, 1M and then 10M of them, streamed from the
+// same scenario's flows, 1M, 10M and 20M of them, streamed from the
 // generator into netpolgen graph without touching disk.
 func flatRSS(cfg config) (string, error) {
 	var b strings.Builder
 	b.WriteString("Peak RSS of `netpolgen graph` over a fixed graph (the shop scenario), flows streamed from `netpolgen gen`:\n\n")
-	b.WriteString("| flows | peak RSS | vs 1M |\n|---:|---:|---:|\n")
-	var base int64
-	for _, n := range []int{1_000_000, 10_000_000} {
+	b.WriteString("| flows | peak RSS | vs 1M | vs the row above |\n|---:|---:|---:|---:|\n")
+	var base, prev int64
+	for _, n := range []int{1_000_000, 10_000_000, 20_000_000} {
 		gen := fmt.Sprintf("%q gen --duration 0 --flows %d -o - 2>/dev/null", cfg.netpolgen, n)
 		rss, err := peakRSS(cfg, gen, cfg.netpolgen, "graph", "-o", "text", "-")
 		if err != nil {
 			return "", err
 		}
 		if base == 0 {
-			base = rss
+			base, prev = rss, rss
 		}
-		fmt.Fprintf(&b, "| %d | %s | %s |\n", n, mib(rss), ratio(float64(rss), float64(base)))
+		fmt.Fprintf(&b, "| %d | %s | %s | %s |\n", n, mib(rss), ratio(float64(rss), float64(base)), ratio(float64(rss), float64(prev)))
+		prev = rss
 	}
 	return b.String(), nil
 }
