@@ -58,17 +58,16 @@ type Decoder struct {
 	strings interner
 	// endpoints caches decoded endpoints by their raw JSON: the same pod
 	// appears in most flows of a capture, and its labels dominate decoding.
-	endpoints map[string]Endpoint
+	endpoints recentMap[Endpoint]
 }
 
 // cacheLimit bounds each decoder cache so memory stays flat however many
-// distinct values a long stream carries; past it, values are decoded but
-// no longer cached.
+// distinct values a long stream carries (see recentMap).
 const cacheLimit = 1 << 16
 
 // NewDecoder returns a Decoder with empty caches.
 func NewDecoder() *Decoder {
-	return &Decoder{strings: newInterner(cacheLimit), endpoints: make(map[string]Endpoint)}
+	return &Decoder{strings: newInterner(cacheLimit), endpoints: newRecentMap[Endpoint](cacheLimit)}
 }
 
 // ErrNotARecord is returned for a JSON object that holds neither a flow nor
@@ -317,7 +316,7 @@ func (d *Decoder) endpoint() Endpoint {
 	}
 	end := s.i
 	raw := s.b[start:end]
-	if ep, ok := d.endpoints[string(raw)]; ok {
+	if ep, ok := d.endpoints.get(raw); ok {
 		return ep
 	}
 	s.i = start
@@ -355,8 +354,8 @@ func (d *Decoder) endpoint() Endpoint {
 			s.skip()
 		}
 	})
-	if s.err == nil && len(d.endpoints) < cacheLimit {
-		d.endpoints[string(raw)] = ep
+	if s.err == nil {
+		d.endpoints.put(string(raw), ep)
 	}
 	return ep
 }

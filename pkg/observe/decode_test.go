@@ -90,3 +90,28 @@ func TestDecodeMatchesProtojsonOnSharedCaptures(t *testing.T) {
 		}
 	}
 }
+
+// The caches stay within their limit and keep working past it: a stream
+// with more distinct pods than the cache holds decodes exactly as one
+// with few.
+func TestRecentMapStartsOverWhenFull(t *testing.T) {
+	c := newRecentMap[int](3)
+	for i, k := range []string{"a", "b", "c", "d"} {
+		c.put(k, i)
+	}
+	if len(c.m) > 3 {
+		t.Fatalf("cache holds %d entries, limit 3", len(c.m))
+	}
+	if v, ok := c.get([]byte("d")); !ok || v != 3 {
+		t.Errorf("the newest entry is gone: %v %v", v, ok)
+	}
+	if _, ok := c.get([]byte("a")); ok {
+		t.Error("an entry from before the restart survived")
+	}
+	in := newInterner(2)
+	for _, s := range []string{"x", "y", "z", "x"} {
+		if got := in.get([]byte(s)); got != s {
+			t.Errorf("interned %q as %q", s, got)
+		}
+	}
+}

@@ -19,8 +19,8 @@ import (
 // not safe for concurrent use.
 type WireDecoder struct {
 	strings   interner
-	endpoints map[string]Endpoint
-	addrs     map[string]netip.Addr
+	endpoints recentMap[Endpoint]
+	addrs     recentMap[netip.Addr]
 	// Node is the last node status notice decoded (Kind KindNodeStatus).
 	Node NodeStatus
 }
@@ -38,8 +38,8 @@ type NodeStatus struct {
 func NewWireDecoder() *WireDecoder {
 	return &WireDecoder{
 		strings:   newInterner(cacheLimit),
-		endpoints: make(map[string]Endpoint),
-		addrs:     make(map[string]netip.Addr),
+		endpoints: newRecentMap[Endpoint](cacheLimit),
+		addrs:     newRecentMap[netip.Addr](cacheLimit),
 	}
 }
 
@@ -445,7 +445,7 @@ func tcpFlags(data []byte, flags *TCPFlags) error {
 // endpoint decodes an Endpoint, caching it by its bytes: the same pods
 // appear in most flows of a stream and their labels dominate decoding.
 func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
-	if ep, ok := d.endpoints[string(data)]; ok {
+	if ep, ok := d.endpoints.get(data); ok {
 		return ep, nil
 	}
 	var (
@@ -478,9 +478,7 @@ func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
 	if r.err != nil {
 		return Endpoint{}, r.err
 	}
-	if len(d.endpoints) < cacheLimit {
-		d.endpoints[string(data)] = ep
-	}
+	d.endpoints.put(string(data), ep)
 	return ep, nil
 }
 
@@ -673,12 +671,11 @@ func timestamp(data []byte) (time.Time, error) {
 // addr parses an IP address, caching it: a cluster's flows name the same
 // few thousand addresses over and over.
 func (d *WireDecoder) addr(b []byte) netip.Addr {
-	if a, ok := d.addrs[string(b)]; ok {
+	if a, ok := d.addrs.get(b); ok {
 		return a
 	}
-	a, _ := netip.ParseAddr(string(b))
-	if len(d.addrs) < cacheLimit {
-		d.addrs[string(b)] = a
-	}
+	key := string(b)
+	a, _ := netip.ParseAddr(key)
+	d.addrs.put(key, a)
 	return a
 }
