@@ -66,17 +66,7 @@ func ciliumVersion() (string, error) {
 func TestHubbleCLIReadsReplay(t *testing.T) {
 	hubble := hubbleCLI(t)
 	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
-	capture, err := LoadCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := NewServer(capture, Options{}).NewGRPCServer()
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
+	capture, addr := serveCapture(t, path, Options{})
 
 	inNamespace := func(ns string) func(*observerpb.GetFlowsResponse) bool {
 		return func(r *observerpb.GetFlowsResponse) bool {
@@ -142,7 +132,7 @@ func TestHubbleCLIReadsReplay(t *testing.T) {
 			if len(want) == 0 {
 				t.Fatal("the test selects no flows of the capture: it could not fail")
 			}
-			got := runHubble(t, hubble, append([]string{"observe", "--server", lis.Addr().String(), "-o", "jsonpb"}, tt.args...))
+			got := runHubble(t, hubble, append([]string{"observe", "--server", addr, "-o", "jsonpb"}, tt.args...))
 			if len(got) != len(want) {
 				t.Fatalf("hubble printed %d flows, the capture holds %d", len(got), len(want))
 			}
@@ -160,21 +150,11 @@ func TestHubbleCLIReadsReplay(t *testing.T) {
 func TestHubbleCLIFollowsPacedReplay(t *testing.T) {
 	hubble := hubbleCLI(t)
 	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-udp-flows.json")
-	capture, err := LoadCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := NewServer(capture, Options{Rate: 2000}).NewGRPCServer()
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
+	capture, addr := serveCapture(t, path, Options{Rate: 2000})
 	// hubble sends no --until with --follow, so read until every flow
 	// arrived, then stop it.
 	start := time.Now()
-	got := followHubble(t, hubble, len(capture.Events), []string{"observe", "--server", lis.Addr().String(), "-o", "jsonpb",
+	got := followHubble(t, hubble, len(capture.Events), []string{"observe", "--server", addr, "-o", "jsonpb",
 		"--follow", "--since", capture.Events[0].Time.Format(time.RFC3339Nano)})
 	for i, ev := range capture.Events {
 		if !proto.Equal(got[i], ev.Resp) {
@@ -192,18 +172,7 @@ func TestHubbleCLIFollowsPacedReplay(t *testing.T) {
 func TestHubbleCLITextOutput(t *testing.T) {
 	hubble := hubbleCLI(t)
 	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
-	capture, err := LoadCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := NewServer(capture, Options{}).NewGRPCServer()
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	addr := lis.Addr().String()
+	capture, addr := serveCapture(t, path, Options{})
 
 	out := runHubbleText(t, hubble, []string{"observe", "--server", addr, "--last", "5"})
 	if lines := strings.Count(out, "\n"); lines != 5 || !strings.Contains(out, "bookinfo/") {
@@ -234,17 +203,7 @@ func TestHubbleCLITextOutput(t *testing.T) {
 func TestHubbleCLIStatusAndNodes(t *testing.T) {
 	hubble := hubbleCLI(t)
 	path := sharedflows.Path(t, "bookinfo-kind/basic-sample-400-tcp-flows.json")
-	capture, err := LoadCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := NewServer(capture, Options{}).NewGRPCServer()
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
+	_, addr := serveCapture(t, path, Options{})
 	for _, tt := range []struct {
 		args []string
 		want []string
@@ -253,7 +212,7 @@ func TestHubbleCLIStatusAndNodes(t *testing.T) {
 		{args: []string{"list", "nodes"}, want: []string{"kind-control-plane", "Connected", "400/400"}},
 		{args: []string{"list", "namespaces"}, want: []string{"bookinfo", "kube-system"}},
 	} {
-		out := runHubbleText(t, hubble, append(tt.args, "--server", lis.Addr().String()))
+		out := runHubbleText(t, hubble, append(tt.args, "--server", addr))
 		for _, w := range tt.want {
 			if !strings.Contains(out, w) {
 				t.Errorf("hubble %s printed %q, which lacks %q", strings.Join(tt.args, " "), out, w)
@@ -331,4 +290,22 @@ func runHubbleText(t *testing.T, hubble string, args []string) string {
 		t.Fatalf("hubble %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
+}
+
+// serveCapture loads a capture and serves it on 127.0.0.1 until the test
+// ends.
+func serveCapture(t *testing.T, path string, opts Options) (*Capture, string) {
+	t.Helper()
+	capture, err := LoadCapture(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := NewServer(capture, opts).NewGRPCServer()
+	go g.Serve(lis)
+	t.Cleanup(g.Stop)
+	return capture, lis.Addr().String()
 }
