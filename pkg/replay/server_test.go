@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -90,18 +89,8 @@ func sampleCapture(t *testing.T) (string, []*observerpb.GetFlowsResponse) {
 // client for it.
 func startServer(t *testing.T, path string, opts Options) observerpb.ObserverClient {
 	t.Helper()
-	c, err := LoadCapture(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := NewServer(c, opts).NewGRPCServer()
-	go g.Serve(lis)
-	t.Cleanup(g.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	_, addr := serveCapture(t, path, opts)
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
