@@ -25,9 +25,9 @@ import (
 	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/netpolgen/netpolgen/internal/capturetest"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/replay"
 )
@@ -51,25 +51,7 @@ func groupedGRPCCapture(t *testing.T, n int) (string, []*observerpb.GetFlowsResp
 			}},
 		})
 	}
-	return writeGRPCResponses(t, resps), resps
-}
-
-func writeGRPCResponses(t *testing.T, resps []*observerpb.GetFlowsResponse) string {
-	t.Helper()
-	var b strings.Builder
-	for _, r := range resps {
-		line, err := protojson.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
-	}
-	path := filepath.Join(t.TempDir(), "capture.json")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return capturetest.Write(t, resps), resps
 }
 
 // serveReplay serves a capture on addr ("127.0.0.1:0" for any port) and
@@ -206,7 +188,7 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 			StateChange: relaypb.NodeState_NODE_CONNECTED, NodeNames: []string{"node-2"},
 		}},
 	}
-	path := writeGRPCResponses(t, append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost, node), resps[10:]...))
+	path := capturetest.Write(t, append(append(append([]*observerpb.GetFlowsResponse{}, resps[:10]...), lost, node), resps[10:]...))
 	opts := replay.Options{Rate: 400}
 	server, addr := serveReplay(t, path, "127.0.0.1:0", opts)
 
@@ -276,7 +258,7 @@ func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 			StateChange: relaypb.NodeState_NODE_UNAVAILABLE, NodeNames: []string{"node-2"}, Message: "dial timeout",
 		}}},
 	}, resps[2:]...)...)
-	path := writeGRPCResponses(t, resps)
+	path := capturetest.Write(t, resps)
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	var notices []observe.NodeStatus
 	opts := fastGRPCOptions(addr)

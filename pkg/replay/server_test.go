@@ -19,11 +19,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/netpolgen/netpolgen/internal/capturetest"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
 )
 
@@ -46,25 +46,6 @@ func testFlow(t0 time.Time, i int, ns, pod string, verdict flowpb.Verdict) *obse
 	}
 }
 
-// writeCapture writes responses as hubble observe -o jsonpb lines.
-func writeCapture(t *testing.T, resps []*observerpb.GetFlowsResponse) string {
-	t.Helper()
-	var b strings.Builder
-	for _, r := range resps {
-		line, err := protojson.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b.Write(line)
-		b.WriteByte('\n')
-	}
-	path := filepath.Join(t.TempDir(), "capture.json")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // sampleCapture is ten flows one second apart: even ones from namespace
 // shop (pods cart-*), odd ones from namespace web (pods front-*), every
 // third one dropped.
@@ -82,7 +63,7 @@ func sampleCapture(t *testing.T) (string, []*observerpb.GetFlowsResponse) {
 		}
 		resps = append(resps, testFlow(t0, i, ns, pod, verdict))
 	}
-	return writeCapture(t, resps), resps
+	return capturetest.Write(t, resps), resps
 }
 
 // startServer serves a capture on a loopback port and returns a stock
@@ -330,7 +311,7 @@ func TestNoticesPassFilters(t *testing.T) {
 			StateChange: relaypb.NodeState_NODE_UNAVAILABLE, NodeNames: []string{"node-c"},
 		}}},
 	}
-	path := writeCapture(t, append(append([]*observerpb.GetFlowsResponse{}, all...), notices...))
+	path := capturetest.Write(t, append(append([]*observerpb.GetFlowsResponse{}, all...), notices...))
 	client := startServer(t, path, Options{})
 	got, err := collect(t, client, &observerpb.GetFlowsRequest{
 		Whitelist: []*flowpb.FlowFilter{{Verdict: []flowpb.Verdict{flowpb.Verdict_DROPPED}}},
