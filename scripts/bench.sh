@@ -21,5 +21,5 @@ go build -o "$out/peakrss" ./internal/cmd/peakrss
 make -s hubble
 go run ./internal/cmd/benchtable -dir "$out" -netpolgen "$out/netpolgen" -peakrss "$out/peakrss" \
   -hubble "$(make -s --no-print-directory print-hubble-bin)" \
-  -sizes "${SIZES:-1000,10000,100000}" -sample "${SAMPLE:-200000}" -verify-max "${VERIFY_MAX:-10000}" |
+  -sizes "${SIZES:-1000,10000,100000}" -sample "${SAMPLE:-200000}" -verify-max "${VERIFY_MAX:-100000}" |
   tee "$out/table.md"

@@ -34,7 +34,7 @@ func benchGraph(n int) *synth.Graph {
 // connection through LookupFlow, and the excess sweep, whose work grows
 // with subjects × peers × ports.
 func BenchmarkVerify(b *testing.B) {
-	for _, n := range []int{10, 100, 1000} {
+	for _, n := range []int{10, 100, 1000, 10000} {
 		g := benchGraph(n)
 		opts := synth.Options{Format: synth.FormatCilium, ExcludeNamespaces: []string{"kube-system"}}
 		plan, err := synth.Build(g, opts)

@@ -8,6 +8,7 @@ import (
 	"github.com/cilium/cilium/pkg/endpoint/regeneration"
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
+	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
 	"github.com/cilium/cilium/pkg/k8s"
 	"github.com/cilium/cilium/pkg/policy"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
@@ -36,21 +37,43 @@ func newEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*en
 	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
 	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
 	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
+	resources := resourceIDs{}
 	for _, np := range ps.Kubernetes {
 		entries, err := k8s.ParseNetworkPolicy(logger, anyCluster, np)
 		if err != nil {
 			return nil, fmt.Errorf("NetworkPolicy %s/%s: Cilium cannot parse it: %w", np.Namespace, np.Name, err)
 		}
-		repo.MustAddPolicyEntries(entries)
+		repo.ReplaceByResource(entries, resources.next(ipcachetypes.ResourceKindNetpol, np.Namespace, np.Name))
 	}
 	for _, cnp := range ps.Cilium {
 		rules, err := cnp.Parse(logger, anyCluster)
 		if err != nil {
 			return nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
 		}
-		repo.MustAddPolicyEntries(policyutils.RulesToPolicyEntries(rules))
+		kind := ipcachetypes.ResourceKindCNP
+		if cnp.Namespace == "" {
+			kind = ipcachetypes.ResourceKindCCNP
+		}
+		repo.ReplaceByResource(policyutils.RulesToPolicyEntries(rules), resources.next(kind, cnp.Namespace, cnp.Name))
 	}
 	return &engine{logger: logger, repo: repo, idm: idm}, nil
+}
+
+// resourceIDs names each policy object as the agent does, by kind,
+// namespace and name. The repository indexes rules by that namespace, so
+// resolving a pod's policy visits only its own namespace's rules and the
+// clusterwide ones instead of every rule. A name given twice (two files
+// holding the same object) gets a numbered twin so both still count, as
+// verification always did.
+type resourceIDs map[ipcachetypes.ResourceID]int
+
+func (r resourceIDs) next(kind ipcachetypes.ResourceKind, namespace, name string) ipcachetypes.ResourceID {
+	id := ipcachetypes.NewResourceID(kind, namespace, name)
+	r[id]++
+	if n := r[id]; n > 1 {
+		return ipcachetypes.NewResourceID(kind, namespace, fmt.Sprintf("%s#%d", name, n))
+	}
+	return id
 }
 
 // lookup is Cilium's verdict for one connection, egress at the source and

@@ -108,3 +108,83 @@ func TestVerifyGeneratedPoliciesAllowAllAndNoMore(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyIndexesPoliciesLikeTheAgent loads policies the way the agent
+// names them (kind, namespace, name): a clusterwide policy still selects
+// pods in every namespace, and two documents with the same name both count.
+func TestVerifyIndexesPoliciesLikeTheAgent(t *testing.T) {
+	const docs = `apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata:
+  name: api-from-web
+spec:
+  endpointSelector:
+    matchLabels:
+      k8s:app: api
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        k8s:app: web
+    toPorts:
+    - ports:
+      - port: "9000"
+        protocol: TCP
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: api
+  namespace: shop
+spec:
+  endpointSelector:
+    matchLabels:
+      app: api
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: web
+    toPorts:
+    - ports:
+      - port: "9001"
+        protocol: TCP
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata:
+  name: api
+  namespace: shop
+spec:
+  endpointSelector:
+    matchLabels:
+      app: api
+  ingress:
+  - fromEndpoints:
+    - matchLabels:
+        app: web
+    toPorts:
+    - ports:
+      - port: "9002"
+        protocol: TCP
+`
+	ps := &Policies{}
+	if err := ps.Add("policies.yaml", []byte(docs)); err != nil {
+		t.Fatal(err)
+	}
+	g := &synth.Graph{
+		Workloads: []synth.Workload{wl("shop", "web", "app", "web"), wl("shop", "api", "app", "api")},
+		Edges: []synth.Edge{
+			edge(web, api, observe.ProtoTCP, 9000),
+			edge(web, api, observe.ProtoTCP, 9001),
+			edge(web, api, observe.ProtoTCP, 9002),
+			edge(web, api, observe.ProtoTCP, 9003),
+		},
+	}
+	res, err := Verify(g, ps, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Finding{{From: web, To: api, Port: synth.PortKey{Protocol: observe.ProtoTCP, Port: 9003}, Side: "ingress"}}
+	if res.Allowed != 3 || len(res.Denied) != 1 || res.Denied[0] != want[0] {
+		t.Errorf("allowed %d, denied %v; want 9000-9002 allowed and only %v denied", res.Allowed, res.Denied, want)
+	}
+}
