@@ -9,14 +9,9 @@ import (
 	"strings"
 
 	"github.com/cilium/cilium/pkg/identity"
-	"github.com/cilium/cilium/pkg/identity/identitymanager"
-	"github.com/cilium/cilium/pkg/k8s"
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/policy"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
-	policyutils "github.com/cilium/cilium/pkg/policy/utils"
-	testidentity "github.com/cilium/cilium/pkg/testutils/identity"
-	testpolicy "github.com/cilium/cilium/pkg/testutils/policy"
 
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
@@ -183,12 +178,8 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 // newTaggedEngine is newEngine with every allow entry labelled by its
 // rule ID, so verdicts can be traced back to rules.
 func newTaggedEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*engine, []PolicyRule, error) {
-	idm := identitymanager.NewIDManager(logger)
-	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
-	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
-	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
 	var rules []PolicyRule
-	add := func(kind, ns, name string, entries policytypes.PolicyEntries) {
+	tag := func(kind, ns, name string, entries policytypes.PolicyEntries) {
 		index := map[bool]int{}
 		for _, en := range entries {
 			if en.Verdict != policytypes.Allow || len(en.L3) == 0 && len(en.L4) == 0 {
@@ -205,28 +196,12 @@ func newTaggedEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies
 			// adding the tag.
 			en.Labels = append(slices.Clone(en.Labels), labels.NewLabel(ruleLabelKey, strconv.Itoa(r.ID), ruleLabelSource))
 		}
-		repo.MustAddPolicyEntries(entries)
 	}
-	for _, np := range ps.Kubernetes {
-		entries, err := k8s.ParseNetworkPolicy(logger, anyCluster, np)
-		if err != nil {
-			return nil, nil, fmt.Errorf("NetworkPolicy %s/%s: Cilium cannot parse it: %w", np.Namespace, np.Name, err)
-		}
-		add("NetworkPolicy", np.Namespace, np.Name, entries)
+	eng, err := newEngineWith(logger, ids, ps, tag)
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, cnp := range ps.Cilium {
-		parsed, err := cnp.Parse(logger, anyCluster)
-		if err != nil {
-			return nil, nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
-		}
-		kind := "CiliumNetworkPolicy"
-		if cnp.Namespace == "" {
-			// Cilium parses a clusterwide policy as a namespace-less CNP.
-			kind = "CiliumClusterwideNetworkPolicy"
-		}
-		add(kind, cnp.Namespace, cnp.Name, policyutils.RulesToPolicyEntries(parsed))
-	}
-	return &engine{logger: logger, repo: repo, idm: idm}, rules, nil
+	return eng, rules, nil
 }
 
 // ruleIDs reads the rule tags out of a verdict's rule origins.

@@ -33,28 +33,42 @@ type engine struct {
 }
 
 func newEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*engine, error) {
+	return newEngineWith(logger, ids, ps, nil)
+}
+
+// newEngineWith loads the policies into a new engine, each under its
+// resource ID; visit, when set, sees (and may relabel) each policy's
+// entries before they are added.
+func newEngineWith(logger *slog.Logger, ids identity.IdentityMap, ps *Policies, visit func(kind, namespace, name string, entries policytypes.PolicyEntries)) (*engine, error) {
 	idm := identitymanager.NewIDManager(logger)
 	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
 	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
 	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
 	resources := resourceIDs{}
+	add := func(kind string, resKind ipcachetypes.ResourceKind, namespace, name string, entries policytypes.PolicyEntries) {
+		if visit != nil {
+			visit(kind, namespace, name, entries)
+		}
+		repo.ReplaceByResource(entries, resources.next(resKind, namespace, name))
+	}
 	for _, np := range ps.Kubernetes {
 		entries, err := k8s.ParseNetworkPolicy(logger, anyCluster, np)
 		if err != nil {
 			return nil, fmt.Errorf("NetworkPolicy %s/%s: Cilium cannot parse it: %w", np.Namespace, np.Name, err)
 		}
-		repo.ReplaceByResource(entries, resources.next(ipcachetypes.ResourceKindNetpol, np.Namespace, np.Name))
+		add("NetworkPolicy", ipcachetypes.ResourceKindNetpol, np.Namespace, np.Name, entries)
 	}
 	for _, cnp := range ps.Cilium {
 		rules, err := cnp.Parse(logger, anyCluster)
 		if err != nil {
 			return nil, fmt.Errorf("CiliumNetworkPolicy %s/%s: Cilium cannot parse it: %w", cnp.Namespace, cnp.Name, err)
 		}
-		kind := ipcachetypes.ResourceKindCNP
+		kind, resKind := "CiliumNetworkPolicy", ipcachetypes.ResourceKindCNP
 		if cnp.Namespace == "" {
-			kind = ipcachetypes.ResourceKindCCNP
+			// Cilium parses a clusterwide policy as a namespace-less CNP.
+			kind, resKind = "CiliumClusterwideNetworkPolicy", ipcachetypes.ResourceKindCCNP
 		}
-		repo.ReplaceByResource(policyutils.RulesToPolicyEntries(rules), resources.next(kind, cnp.Namespace, cnp.Name))
+		add(kind, resKind, cnp.Namespace, cnp.Name, policyutils.RulesToPolicyEntries(rules))
 	}
 	return &engine{logger: logger, repo: repo, idm: idm}, nil
 }
