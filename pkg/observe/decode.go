@@ -58,16 +58,25 @@ type Decoder struct {
 	strings interner
 	// endpoints caches decoded endpoints by their raw JSON: the same pod
 	// appears in most flows of a capture, and its labels dominate decoding.
-	endpoints recentMap[Endpoint]
+	endpoints slotCache[Endpoint]
+	// labelSets and workloadSets share one slice among the pods of a
+	// workload, keyed by their raw JSON.
+	labelSets    slotCache[[]string]
+	workloadSets slotCache[[]Workload]
 }
 
 // cacheLimit bounds each decoder cache so memory stays flat however many
-// distinct values a long stream carries (see recentMap).
+// distinct values a long stream carries (see slotCache).
 const cacheLimit = 1 << 16
 
 // NewDecoder returns a Decoder with empty caches.
 func NewDecoder() *Decoder {
-	return &Decoder{strings: newInterner(cacheLimit), endpoints: newRecentMap[Endpoint](cacheLimit)}
+	return &Decoder{
+		strings:      newInterner(cacheLimit),
+		endpoints:    newSlotCache[Endpoint](cacheLimit),
+		labelSets:    newSlotCache[[]string](cacheLimit),
+		workloadSets: newSlotCache[[]Workload](cacheLimit),
+	}
 }
 
 // ErrNotARecord is returned for a JSON object that holds neither a flow nor
@@ -309,17 +318,15 @@ func (d *Decoder) endpoint() Endpoint {
 		s.null()
 		return Endpoint{}
 	}
-	start := s.i
-	s.skip()
+	raw := d.rawValue()
 	if s.err != nil {
 		return Endpoint{}
 	}
-	end := s.i
-	raw := s.b[start:end]
-	if ep, ok := d.endpoints.get(raw); ok {
-		return ep
+	cached, hit := d.endpoints.lookup(raw)
+	if hit {
+		return cached.val
 	}
-	s.i = start
+	s.i -= len(raw)
 	var ep Endpoint
 	s.object(func(k []byte) {
 		switch string(s.fold(k)) {
@@ -332,32 +339,93 @@ func (d *Decoder) endpoint() Endpoint {
 		case "namespace":
 			ep.Namespace = d.str()
 		case "podName":
-			ep.PodName = d.str()
+			// A pod name is the pod's own: interning it would only push
+			// shared strings out of the interner.
+			if !s.null() {
+				ep.PodName = string(s.readString())
+			}
 		case "labels":
-			ep.Labels = d.strs()
+			ep.Labels = d.labelSet()
 		case "workloads":
-			s.array(func() {
-				var w Workload
-				s.object(func(k []byte) {
-					switch string(s.fold(k)) {
-					case "name":
-						w.Name = d.str()
-					case "kind":
-						w.Kind = d.str()
-					default:
-						s.skip()
-					}
-				})
-				ep.Workloads = append(ep.Workloads, w)
-			})
+			ep.Workloads = d.workloadSet()
 		default:
 			s.skip()
 		}
 	})
 	if s.err == nil {
-		d.endpoints.put(string(raw), ep)
+		fill(cached, string(raw), ep)
 	}
 	return ep
+}
+
+// rawValue skips the next value and returns its bytes.
+func (d *Decoder) rawValue() []byte {
+	start := d.s.i
+	d.s.skip()
+	return d.s.b[start:d.s.i]
+}
+
+// labelSet reads an array of labels, shared with the other pods of the
+// workload through a cache keyed by the array's JSON.
+func (d *Decoder) labelSet() []string {
+	s := &d.s
+	if s.peek() == 'n' {
+		s.null()
+		return nil
+	}
+	raw := d.rawValue()
+	if s.err != nil {
+		return nil
+	}
+	cached, hit := d.labelSets.lookup(raw)
+	if hit {
+		return cached.val
+	}
+	s.i -= len(raw)
+	labels := d.strs()
+	labels = labels[:len(labels):len(labels)]
+	if s.err == nil {
+		fill(cached, string(raw), labels)
+	}
+	return labels
+}
+
+// workloadSet reads an array of workloads, shared like labelSet.
+func (d *Decoder) workloadSet() []Workload {
+	s := &d.s
+	if s.peek() == 'n' {
+		s.null()
+		return nil
+	}
+	raw := d.rawValue()
+	if s.err != nil {
+		return nil
+	}
+	cached, hit := d.workloadSets.lookup(raw)
+	if hit {
+		return cached.val
+	}
+	s.i -= len(raw)
+	var ws []Workload
+	s.array(func() {
+		var w Workload
+		s.object(func(k []byte) {
+			switch string(s.fold(k)) {
+			case "name":
+				w.Name = d.str()
+			case "kind":
+				w.Kind = d.str()
+			default:
+				s.skip()
+			}
+		})
+		ws = append(ws, w)
+	})
+	ws = ws[:len(ws):len(ws)]
+	if s.err == nil {
+		fill(cached, string(raw), ws)
+	}
+	return ws
 }
 
 func (d *Decoder) service() Service {

@@ -3,6 +3,7 @@ package observe
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -91,25 +92,40 @@ func TestDecodeMatchesProtojsonOnSharedCaptures(t *testing.T) {
 	}
 }
 
-// The caches stay within their limit and keep working past it: a stream
-// with more distinct pods than the cache holds decodes exactly as one
-// with few.
-func TestRecentMapStartsOverWhenFull(t *testing.T) {
-	c := newRecentMap[int](3)
-	for i, k := range []string{"a", "b", "c", "d"} {
-		c.put(k, i)
+// TestSlotCacheStaysBounded: a stream with more distinct keys than the
+// cache holds grows it to its limit and no further, keeps hitting what it
+// saw last, and never reads an unused slot as a hit.
+func TestSlotCacheStaysBounded(t *testing.T) {
+	c := newSlotCache[int](3000) // rounds up to 4096
+	if _, hit := c.lookup(nil); hit {
+		t.Fatal("the empty key hit an unused slot")
 	}
-	if len(c.m) > 3 {
-		t.Fatalf("cache holds %d entries, limit 3", len(c.m))
+	for i := 0; i < 100000; i++ {
+		k := fmt.Sprintf("key-%d", i)
+		s, hit := c.lookup([]byte(k))
+		if hit {
+			t.Fatalf("%s hit before it was stored", k)
+		}
+		fill(s, k, i)
+		if s, hit := c.lookup([]byte(k)); !hit || s.val != i {
+			t.Fatalf("%s: just stored, lookup = %v, %v", k, s.val, hit)
+		}
 	}
-	if v, ok := c.get([]byte("d")); !ok || v != 3 {
-		t.Errorf("the newest entry is gone: %v %v", v, ok)
+	if len(c.slots) != 4096 {
+		t.Errorf("cache has %d slots, want its limit 4096", len(c.slots))
 	}
-	if _, ok := c.get([]byte("a")); ok {
-		t.Error("an entry from before the restart survived")
+	hits := 0
+	for i := 100000 - 1000; i < 100000; i++ {
+		if s, hit := c.lookup([]byte(fmt.Sprintf("key-%d", i))); hit && s.val == i {
+			hits++
+		}
+	}
+	// 1000 recent keys in 4096 direct-mapped slots: about 11% collide.
+	if hits < 800 {
+		t.Errorf("only %d of the last 1000 keys are still cached", hits)
 	}
 	in := newInterner(2)
-	for _, s := range []string{"x", "y", "z", "x"} {
+	for _, s := range []string{"x", "y", "z", "x", ""} {
 		if got := in.get([]byte(s)); got != s {
 			t.Errorf("interned %q as %q", s, got)
 		}

@@ -19,8 +19,12 @@ import (
 // not safe for concurrent use.
 type WireDecoder struct {
 	strings   interner
-	endpoints recentMap[Endpoint]
-	addrs     recentMap[netip.Addr]
+	endpoints slotCache[Endpoint]
+	// labelSets and workloadSets share one slice among the pods of a
+	// workload, keyed by the bytes of the fields they come from.
+	labelSets    slotCache[[]string]
+	workloadSets slotCache[[]Workload]
+	addrs        slotCache[netip.Addr]
 	// Node is the last node status notice decoded (Kind KindNodeStatus).
 	Node NodeStatus
 }
@@ -37,9 +41,11 @@ type NodeStatus struct {
 // NewWireDecoder returns a WireDecoder with empty caches.
 func NewWireDecoder() *WireDecoder {
 	return &WireDecoder{
-		strings:   newInterner(cacheLimit),
-		endpoints: newRecentMap[Endpoint](cacheLimit),
-		addrs:     newRecentMap[netip.Addr](cacheLimit),
+		strings:      newInterner(cacheLimit),
+		endpoints:    newSlotCache[Endpoint](cacheLimit),
+		labelSets:    newSlotCache[[]string](cacheLimit),
+		workloadSets: newSlotCache[[]Workload](cacheLimit),
+		addrs:        newSlotCache[netip.Addr](cacheLimit),
 	}
 }
 
@@ -445,15 +451,19 @@ func tcpFlags(data []byte, flags *TCPFlags) error {
 // endpoint decodes an Endpoint, caching it by its bytes: the same pods
 // appear in most flows of a stream and their labels dominate decoding.
 func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
-	if ep, ok := d.endpoints.get(data); ok {
-		return ep, nil
+	if len(data) == 0 {
+		return Endpoint{}, nil
+	}
+	cached, hit := d.endpoints.lookup(data)
+	if hit {
+		return cached.val, nil
 	}
 	var (
 		ep Endpoint
 		f  wireField
 	)
 	r := wireReader{b: data}
-	for r.next(&f) {
+	for before := r.b; r.next(&f); before = r.b {
 		switch {
 		case f.varint(1):
 			ep.ID = uint32(f.v)
@@ -462,15 +472,21 @@ func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
 		case f.bytes(3):
 			ep.Namespace = d.strings.get(f.b)
 		case f.bytes(4):
-			ep.Labels = append(ep.Labels, d.strings.get(f.b))
+			// Labels, and the workloads below, are a run of repeated
+			// fields, shared with the other pods of the workload.
+			run := fieldRun(&r, before, 4)
+			ep.Labels = appendShared(ep.Labels, d.labelSet(run))
 		case f.bytes(5):
-			ep.PodName = d.strings.get(f.b)
+			// A pod name is the pod's own: interning it would only
+			// push shared strings out of the interner.
+			ep.PodName = string(f.b)
 		case f.bytes(6):
-			w, err := d.workload(f.b)
+			run := fieldRun(&r, before, 6)
+			ws, err := d.workloadSet(run)
 			if err != nil {
 				return Endpoint{}, err
 			}
-			ep.Workloads = append(ep.Workloads, w)
+			ep.Workloads = appendShared(ep.Workloads, ws)
 		case f.bytes(7):
 			ep.ClusterName = d.strings.get(f.b)
 		}
@@ -478,8 +494,79 @@ func (d *WireDecoder) endpoint(data []byte) (Endpoint, error) {
 	if r.err != nil {
 		return Endpoint{}, r.err
 	}
-	d.endpoints.put(string(data), ep)
+	fill(cached, string(data), ep)
 	return ep, nil
+}
+
+// fieldRun returns the bytes of the run of length-delimited fields num
+// that starts at before (the field r just read), and moves r past it.
+func fieldRun(r *wireReader, before []byte, num protowire.Number) []byte {
+	var f wireField
+	for {
+		rest := r.b
+		if !r.next(&f) {
+			r.b, r.err = rest, nil
+			break
+		}
+		if !f.bytes(num) {
+			r.b = rest
+			break
+		}
+	}
+	return before[:len(before)-len(r.b)]
+}
+
+// appendShared appends a shared slice to a field: usually the field is
+// empty and takes the shared slice itself; a second run of the same field
+// (legal, if no encoder writes one) copies, so the shared one is never
+// changed.
+func appendShared[T any](field, shared []T) []T {
+	if len(field) == 0 {
+		return shared
+	}
+	return append(field[:len(field):len(field)], shared...)
+}
+
+// labelSet decodes a run of label fields, cached by its bytes.
+func (d *WireDecoder) labelSet(run []byte) []string {
+	s, hit := d.labelSets.lookup(run)
+	if hit {
+		return s.val
+	}
+	var (
+		labels []string
+		f      wireField
+	)
+	r := wireReader{b: run}
+	for r.next(&f) {
+		labels = append(labels, d.strings.get(f.b))
+	}
+	labels = labels[:len(labels):len(labels)]
+	fill(s, string(run), labels)
+	return labels
+}
+
+// workloadSet decodes a run of workload fields, cached by its bytes.
+func (d *WireDecoder) workloadSet(run []byte) ([]Workload, error) {
+	s, hit := d.workloadSets.lookup(run)
+	if hit {
+		return s.val, nil
+	}
+	var (
+		ws []Workload
+		f  wireField
+	)
+	r := wireReader{b: run}
+	for r.next(&f) {
+		w, err := d.workload(f.b)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+	ws = ws[:len(ws):len(ws)]
+	fill(s, string(run), ws)
+	return ws, nil
 }
 
 func (d *WireDecoder) workload(data []byte) (Workload, error) {
@@ -668,14 +755,19 @@ func timestamp(data []byte) (time.Time, error) {
 	return time.Unix(sec, nsec).UTC(), nil
 }
 
-// addr parses an IP address, caching it: a cluster's flows name the same
-// few thousand addresses over and over.
+// addr parses an IP address: dotted-quad IPv4 directly, anything else
+// through a cache, since netip.ParseAddr copies its input.
 func (d *WireDecoder) addr(b []byte) netip.Addr {
-	if a, ok := d.addrs.get(b); ok {
+	if a, ok := parseIPv4(b); ok {
 		return a
 	}
-	key := string(b)
-	a, _ := netip.ParseAddr(key)
-	d.addrs.put(key, a)
-	return a
+	if len(b) == 0 {
+		return netip.Addr{}
+	}
+	s, hit := d.addrs.lookup(b)
+	if !hit {
+		a, _ := netip.ParseAddr(string(b))
+		fill(s, string(b), a)
+	}
+	return s.val
 }

@@ -15,6 +15,7 @@ import (
 	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -281,4 +282,74 @@ func BenchmarkWireDecode(b *testing.B) {
 		}
 		_ = sink
 	})
+}
+
+// TestWireDecodeSplitLabelRuns: labels and workloads are shared among pods
+// by the bytes of their run of fields. An endpoint whose labels come in
+// two runs (legal protobuf, if no encoder writes it) still decodes like
+// FromProto, and extending the first run never changes the slice another
+// pod shares.
+func TestWireDecodeSplitLabelRuns(t *testing.T) {
+	wire := func(ep *flowpb.Endpoint) []byte {
+		b, err := proto.Marshal(&observerpb.GetFlowsResponse{ResponseTypes: &observerpb.GetFlowsResponse_Flow{Flow: &flowpb.Flow{Source: ep}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	workloads := []*flowpb.Workload{{Name: "api", Kind: "Deployment"}}
+	plain := &flowpb.Endpoint{ID: 1, Identity: 7, Namespace: "shop", PodName: "api-1", Labels: []string{"k8s:app=api", "k8s:team=shop", "k8s:tier=backend"}, Workloads: workloads}
+	// Other pods' labels: the same first run, then the pod name, then
+	// one more label field of their own.
+	split := func(id uint64, pod, extra string) []byte {
+		var ep []byte
+		ep = protowire.AppendTag(ep, 1, protowire.VarintType)
+		ep = protowire.AppendVarint(ep, id)
+		for _, l := range plain.Labels {
+			ep = protowire.AppendTag(ep, 4, protowire.BytesType)
+			ep = protowire.AppendString(ep, l)
+		}
+		ep = protowire.AppendTag(ep, 5, protowire.BytesType)
+		ep = protowire.AppendString(ep, pod)
+		ep = protowire.AppendTag(ep, 4, protowire.BytesType)
+		ep = protowire.AppendString(ep, extra)
+		var flow, resp []byte
+		flow = protowire.AppendTag(flow, 8, protowire.BytesType)
+		flow = protowire.AppendBytes(flow, ep)
+		resp = protowire.AppendTag(resp, 1, protowire.BytesType)
+		return protowire.AppendBytes(resp, flow)
+	}
+	canary, stable := split(2, "api-2", "k8s:track=canary"), split(3, "api-3", "k8s:track=stable")
+
+	dec := NewWireDecoder()
+	var first, second, third, again Record
+	for _, step := range []struct {
+		data []byte
+		rec  *Record
+	}{{wire(plain), &first}, {canary, &second}, {stable, &third}, {wire(plain), &again}} {
+		if err := dec.Decode(step.data, step.rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, c := range map[string]struct {
+		data []byte
+		rec  *Record
+	}{"canary": {canary, &second}, "stable": {stable, &third}} {
+		var resp observerpb.GetFlowsResponse
+		if err := proto.Unmarshal(c.data, &resp); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(FromProto(resp.GetFlow()).Source, c.rec.Flow.Source); diff != "" {
+			t.Errorf("%s: split runs decode differently from FromProto (-want +got):\n%s", name, diff)
+		}
+	}
+	want := []string{"k8s:app=api", "k8s:team=shop", "k8s:tier=backend"}
+	for name, rec := range map[string]*Record{"first": &first, "again": &again} {
+		if diff := cmp.Diff(want, rec.Flow.Source.Labels); diff != "" {
+			t.Errorf("%s pod's shared labels changed (-want +got):\n%s", name, diff)
+		}
+	}
+	if &first.Flow.Source.Labels[0] != &again.Flow.Source.Labels[0] {
+		t.Error("the same label run was decoded twice instead of shared")
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"runtime"
@@ -23,7 +22,6 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
-	"github.com/netpolgen/netpolgen/pkg/replay"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )
@@ -87,7 +85,7 @@ func measure(ctx context.Context, cfg config, n int) (row, error) {
 			return r, err
 		}
 	}
-	if r.grpcRate, r.stockRate, err = grpcRates(ctx, sample); err != nil {
+	if r.grpcRate, r.stockRate, err = grpcRates(ctx, cfg, sample); err != nil {
 		return r, err
 	}
 
@@ -285,28 +283,20 @@ func ingestHubbleCLI(hubble, path string) (int, error) {
 	return n, nil
 }
 
-// grpcRates serves the sample from an in-process replay server on
-// loopback and reads it all with netpolgen's source and with the stock
-// generated client (full decoding, then FromProto).
-func grpcRates(ctx context.Context, sample string) (fast, stock float64, err error) {
-	capture, err := replay.LoadCapture(sample)
+// grpcRates serves the sample from `netpolgen replay` in its own
+// process, as Relay would be, and reads it all over loopback with
+// netpolgen's source and with the stock generated client (full decoding,
+// then FromProto).
+func grpcRates(ctx context.Context, cfg config, sample string) (fast, stock float64, err error) {
+	want, err := countFlowsIn(ctx, sample)
 	if err != nil {
 		return 0, 0, err
 	}
-	want := 0
-	for _, ev := range capture.Events {
-		if ev.Resp.GetFlow() != nil {
-			want++
-		}
-	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, stop, err := startReplay(ctx, cfg.netpolgen, sample)
 	if err != nil {
 		return 0, 0, err
 	}
-	srv := replay.NewServer(capture, replay.Options{}).NewGRPCServer()
-	go srv.Serve(lis)
-	defer srv.Stop()
-	addr := lis.Addr().String()
+	defer stop()
 
 	// Alternate the two clients and keep each one's best of three, so a
 	// burst of load from elsewhere on the machine skews neither side.
@@ -322,6 +312,48 @@ func grpcRates(ctx context.Context, sample string) (fast, stock float64, err err
 		stock, fast = max(stock, s), max(fast, f)
 	}
 	return fast, stock, nil
+}
+
+// countFlowsIn counts the flows of a capture file.
+func countFlowsIn(ctx context.Context, path string) (int, error) {
+	src := observe.NewFileSource([]string{path}, observe.FileOptions{})
+	defer src.Close()
+	return countFlows(ctx, src)
+}
+
+// startReplay runs `netpolgen replay` on a free loopback port and returns
+// the address it serves once it says so, and a function that stops it.
+func startReplay(ctx context.Context, netpolgen, capture string) (addr string, stop func(), err error) {
+	cmd := exec.CommandContext(ctx, netpolgen, "replay", "--listen", "127.0.0.1:0", capture)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return "", nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start %s replay: %w", netpolgen, err)
+	}
+	stop = func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
+	// The first line names the address: "... from 1 files on ADDR, all at once".
+	lines := bufio.NewScanner(stderr)
+	var said []string
+	for lines.Scan() {
+		line := lines.Text()
+		said = append(said, line)
+		if _, rest, ok := strings.Cut(line, " files on "); ok {
+			if a, _, ok := strings.Cut(rest, ","); ok {
+				go func() {
+					for lines.Scan() { // keep draining so the child never blocks
+					}
+				}()
+				return a, stop, nil
+			}
+		}
+	}
+	stop()
+	return "", nil, fmt.Errorf("%s replay %s exited before serving: %s", netpolgen, capture, strings.Join(said, "\n"))
 }
 
 func readStock(ctx context.Context, addr string) (int, error) {
