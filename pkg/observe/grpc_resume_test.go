@@ -33,7 +33,7 @@ func TestResumeRequest(t *testing.T) {
 			tt.opts.Whitelist = filters
 			s := &GRPCSource{opts: tt.opts, boundary: newBoundary(), delivered: tt.delivered}
 			for i := 0; i < tt.atBoundary; i++ {
-				s.boundary.add(t0.Add(time.Minute), uint64(i))
+				s.boundary.deliver(t0.Add(time.Minute), []byte{byte(i)})
 			}
 			req := s.request()
 			if req.GetNumber() != tt.wantNumber || req.GetFirst() != tt.wantFirst || req.GetFollow() != tt.opts.Follow {
@@ -52,14 +52,25 @@ func TestResumeRequest(t *testing.T) {
 func TestBoundaryKeepsOnlyTheLatestTimestamp(t *testing.T) {
 	t0 := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	b := newBoundary()
-	b.add(t0, 1)
-	b.add(t0, 2)
-	b.add(t0.Add(-time.Second), 3) // late flow from another node: ignored
-	if !b.has(1) || !b.has(2) || b.has(3) || !b.time.Equal(t0) {
-		t.Fatalf("boundary %v %v: want flows 1 and 2 at %v", b.time, b.seen, t0)
+	flow := func(s string) []byte { return []byte(s) }
+	fp := func(s string) uint64 { return b.fingerprint(flow(s)) }
+	// The caller reuses what deliver hands back: it must never be a
+	// buffer the boundary still holds.
+	if spare := b.deliver(t0, flow("one")); len(spare) != 0 {
+		t.Fatalf("first delivery handed back %q", spare)
 	}
-	b.add(t0.Add(time.Nanosecond), 4)
-	if b.has(1) || !b.has(4) || len(b.seen) != 1 {
+	if spare := b.deliver(t0, flow("two")); string(spare) != "" || cap(spare) < 3 {
+		t.Fatalf("second delivery handed back %q (cap %d), want the first flow's buffer emptied", spare, cap(spare))
+	}
+	late := flow("three")
+	if spare := b.deliver(t0.Add(-time.Second), late); &spare[0] != &late[0] {
+		t.Fatal("a late flow from another node was kept") // and ignored
+	}
+	if !b.has(fp("one")) || !b.has(fp("two")) || b.has(fp("three")) || !b.time.Equal(t0) || b.count() != 2 {
+		t.Fatalf("boundary %v %v: want flows one and two at %v", b.time, b.seen, t0)
+	}
+	b.deliver(t0.Add(time.Nanosecond), flow("four"))
+	if b.count() != 1 || b.has(fp("one")) || !b.has(fp("four")) {
 		t.Fatalf("a later flow must reset the boundary: %v", b.seen)
 	}
 }

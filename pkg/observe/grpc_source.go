@@ -195,7 +195,7 @@ func (s *GRPCSource) request() *observerpb.GetFlowsRequest {
 	req.Since = timestamppb.New(s.boundary.time)
 	req.First = false
 	if o.Number > 0 && !o.Follow {
-		req.Number = o.Number - min(s.delivered, o.Number) + uint64(len(s.boundary.seen))
+		req.Number = o.Number - min(s.delivered, o.Number) + uint64(s.boundary.count())
 	} else {
 		req.Number = 0
 	}
@@ -352,16 +352,15 @@ func (s *GRPCSource) accept() *Record {
 // reconnect, and otherwise records it at the boundary.
 func (s *GRPCSource) isRepeat() bool {
 	t := s.rec.Flow.Time
-	fp := s.boundary.fingerprint(s.frame.Bytes)
 	if s.overlap {
-		if t.Equal(s.boundary.time) && s.boundary.has(fp) {
+		if t.Equal(s.boundary.time) && s.boundary.has(s.boundary.fingerprint(s.frame.Bytes)) {
 			return true
 		}
 		if t.After(s.boundary.time) {
 			s.overlap = false
 		}
 	}
-	s.boundary.add(t, fp)
+	s.frame.Bytes = s.boundary.deliver(t, s.frame.Bytes)
 	return false
 }
 
