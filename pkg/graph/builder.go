@@ -20,6 +20,7 @@ type Builder struct {
 	edges     map[edgeKey]*Edge
 	listeners map[portKey]struct{}
 	pending   map[pendingKey]pendingFlows
+	fan       fanOutMaps
 	dns       map[string]*DNSRecord
 	// workloadIPs remembers which workloads each address was seen as, to
 	// flag world addresses that are really pods.
@@ -58,6 +59,7 @@ func NewBuilder(opts Options) *Builder {
 		edges:       map[edgeKey]*Edge{},
 		listeners:   map[portKey]struct{}{},
 		pending:     map[pendingKey]pendingFlows{},
+		fan:         fanOutMaps{seen: map[portPair]struct{}{}, count: map[portKey]int{}},
 		dns:         map[string]*DNSRecord{},
 		workloadIPs: map[netip.Addr][]int32{},
 	}

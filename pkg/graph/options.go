@@ -32,7 +32,7 @@ type Options struct {
 	// kept per edge (default 32).
 	MaxL7 int `json:"max_l7,omitempty"`
 	// MaxPending caps the undirected (peer pair, ports) aggregates held
-	// until Finish (default 65536); at the cap, the held ones are
+	// until Finish (default 16384); at the cap, the held ones are
 	// resolved with the evidence seen so far, so results can then depend
 	// on flow order.
 	MaxPending int `json:"max_pending,omitempty"`
@@ -82,7 +82,7 @@ func DefaultIgnoredLabels() []string {
 
 const (
 	defaultMaxL7      = 32
-	defaultMaxPending = 1 << 16
+	defaultMaxPending = 1 << 14
 )
 
 // normalized fills in defaults and sorts list options, so two Options that

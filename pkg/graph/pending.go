@@ -57,13 +57,18 @@ func (p *pendingFlows) fold(t time.Time, v flowpb.Verdict) {
 }
 
 // flushPending resolves every held undirected aggregate.
+//
+// The maps are cleared, not replaced: a cleared map keeps its table, so
+// once the cap has been reached a long capture reuses the same memory for
+// every later batch instead of growing new tables beside the old ones.
 func (b *Builder) flushPending() {
 	fan := b.fanOut()
 	for k, p := range b.pending {
 		b.resolvePending(k, &p, fan)
 	}
-	// A new map, not clear: a cleared map keeps its grown table.
-	b.pending = map[pendingKey]pendingFlows{}
+	clear(b.pending)
+	clear(b.fan.seen)
+	clear(b.fan.count)
 }
 
 // fanOut counts, for each (peer, protocol, port) among the
@@ -72,20 +77,27 @@ func (b *Builder) flushPending() {
 // port to one service port.
 // The same connection held both ways counts once.
 func (b *Builder) fanOut() map[portKey]int {
-	type pair struct{ self, other portKey }
-	seen := make(map[pair]struct{}, 2*len(b.pending))
-	fan := map[portKey]int{}
 	for k := range b.pending {
 		src := portKey{peer: k.src, port: k.srcPort, proto: k.proto}
 		dst := portKey{peer: k.dst, port: k.dstPort, proto: k.proto}
-		for _, p := range [...]pair{{src, dst}, {dst, src}} {
-			if _, ok := seen[p]; !ok {
-				seen[p] = struct{}{}
-				fan[p.self]++
+		for _, p := range [...]portPair{{src, dst}, {dst, src}} {
+			if _, ok := b.fan.seen[p]; !ok {
+				b.fan.seen[p] = struct{}{}
+				b.fan.count[p.self]++
 			}
 		}
 	}
-	return fan
+	return b.fan.count
+}
+
+// portPair is a port and a counterpart it talked to.
+type portPair struct{ self, other portKey }
+
+// fanOutMaps are fanOut's working maps, kept by the Builder so each flush
+// reuses them.
+type fanOutMaps struct {
+	seen  map[portPair]struct{}
+	count map[portKey]int
 }
 
 // minFanOut is how many distinct counterparts make a port look like a
