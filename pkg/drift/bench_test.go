@@ -32,23 +32,7 @@ func BenchmarkEvaluate(b *testing.B) {
 			if _, err := flowgen.Generate(sc, flowgen.Options{Seed: 7, Duration: 30 * time.Minute, MaxFlows: 400_000}, &capture); err != nil {
 				b.Fatal(err)
 			}
-			src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Stdin: &capture})
-			g, err := graph.Build(context.Background(), src, graph.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			plan, err := synth.Build(synth.FromGraph(g), synth.Options{Format: synth.FormatCilium})
-			if err != nil {
-				b.Fatal(err)
-			}
-			files, _, err := plan.Files(synth.FormatCilium)
-			if err != nil {
-				b.Fatal(err)
-			}
-			ps, err := verify.FromFiles(files)
-			if err != nil {
-				b.Fatal(err)
-			}
+			g, ps := learnPolicies(b, observe.NewFileSource([]string{"-"}, observe.FileOptions{Stdin: &capture}))
 			var end time.Time
 			for _, e := range g.Edges {
 				if e.LastSeen.After(end) {
@@ -103,23 +87,7 @@ func BenchmarkFollowReplay(b *testing.B) {
 	g := replay.NewServer(c, replay.Options{}).NewGRPCServer()
 	go g.Serve(lis)
 	defer g.Stop()
-	src := observe.NewFileSource([]string{path}, observe.FileOptions{})
-	learned, err := graph.Build(context.Background(), src, graph.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	plan, err := synth.Build(synth.FromGraph(learned), synth.Options{Format: synth.FormatCilium})
-	if err != nil {
-		b.Fatal(err)
-	}
-	files, _, err := plan.Files(synth.FormatCilium)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ps, err := verify.FromFiles(files)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, ps := learnPolicies(b, observe.NewFileSource([]string{path}, observe.FileOptions{}))
 	total := uint64(bytes.Count(capture.Bytes(), []byte("\n")))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -147,4 +115,28 @@ func BenchmarkFollowReplay(b *testing.B) {
 		<-done
 		b.ReportMetric(float64(total)/elapsed.Seconds(), "flows/s")
 	}
+}
+
+// learnPolicies folds a capture and synthesizes its CiliumNetworkPolicies,
+// as learn does.
+func learnPolicies(b *testing.B, src observe.Source) (*graph.Graph, *verify.Policies) {
+	b.Helper()
+	defer src.Close()
+	g, err := graph.Build(context.Background(), src, graph.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	plan, err := synth.Build(synth.FromGraph(g), synth.Options{Format: synth.FormatCilium})
+	if err != nil {
+		b.Fatal(err)
+	}
+	files, _, err := plan.Files(synth.FormatCilium)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps, err := verify.FromFiles(files)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return g, ps
 }

@@ -312,21 +312,10 @@ func (d *Decoder) tcpFlags() TCPFlags {
 	return flags
 }
 
-func (d *Decoder) endpoint() Endpoint {
+func (d *Decoder) endpoint() Endpoint { return cached(d, &d.endpoints, d.endpointFields) }
+
+func (d *Decoder) endpointFields() Endpoint {
 	s := &d.s
-	if s.peek() == 'n' {
-		s.null()
-		return Endpoint{}
-	}
-	raw := d.rawValue()
-	if s.err != nil {
-		return Endpoint{}
-	}
-	cached, hit := d.endpoints.lookup(raw)
-	if hit {
-		return cached.val
-	}
-	s.i -= len(raw)
 	var ep Endpoint
 	s.object(func(k []byte) {
 		switch string(s.fold(k)) {
@@ -345,67 +334,54 @@ func (d *Decoder) endpoint() Endpoint {
 				ep.PodName = string(s.readString())
 			}
 		case "labels":
-			ep.Labels = d.labelSet()
+			// Labels and workloads are shared with the other pods of the
+			// workload.
+			ep.Labels = cached(d, &d.labelSets, d.labelList)
 		case "workloads":
-			ep.Workloads = d.workloadSet()
+			ep.Workloads = cached(d, &d.workloadSets, d.workloadList)
 		default:
 			s.skip()
 		}
 	})
-	if s.err == nil {
-		fill(cached, string(raw), ep)
-	}
 	return ep
 }
 
-// rawValue skips the next value and returns its bytes.
-func (d *Decoder) rawValue() []byte {
-	start := d.s.i
-	d.s.skip()
-	return d.s.b[start:d.s.i]
-}
-
-// labelSet reads an array of labels, shared with the other pods of the
-// workload through a cache keyed by the array's JSON.
-func (d *Decoder) labelSet() []string {
+// cached reads the next value through a cache keyed by its raw JSON;
+// decode runs only on a miss, from the start of the value.
+func cached[V any](d *Decoder, c *slotCache[V], decode func() V) V {
 	s := &d.s
+	var zero V
 	if s.peek() == 'n' {
 		s.null()
-		return nil
+		return zero
 	}
-	raw := d.rawValue()
+	start := s.i
+	s.skip()
 	if s.err != nil {
-		return nil
+		return zero
 	}
-	cached, hit := d.labelSets.lookup(raw)
+	raw := s.b[start:s.i]
+	slot, hit := c.lookup(raw)
 	if hit {
-		return cached.val
+		return slot.val
 	}
-	s.i -= len(raw)
-	labels := d.strs()
-	labels = labels[:len(labels):len(labels)]
+	s.i = start
+	v := decode()
 	if s.err == nil {
-		fill(cached, string(raw), labels)
+		fill(slot, string(raw), v)
 	}
-	return labels
+	return v
 }
 
-// workloadSet reads an array of workloads, shared like labelSet.
-func (d *Decoder) workloadSet() []Workload {
+// labelList reads an array of interned labels, clipped so that no one
+// appends into a slice that others share.
+func (d *Decoder) labelList() []string {
+	labels := d.strs()
+	return labels[:len(labels):len(labels)]
+}
+
+func (d *Decoder) workloadList() []Workload {
 	s := &d.s
-	if s.peek() == 'n' {
-		s.null()
-		return nil
-	}
-	raw := d.rawValue()
-	if s.err != nil {
-		return nil
-	}
-	cached, hit := d.workloadSets.lookup(raw)
-	if hit {
-		return cached.val
-	}
-	s.i -= len(raw)
 	var ws []Workload
 	s.array(func() {
 		var w Workload
@@ -421,11 +397,7 @@ func (d *Decoder) workloadSet() []Workload {
 		})
 		ws = append(ws, w)
 	})
-	ws = ws[:len(ws):len(ws)]
-	if s.err == nil {
-		fill(cached, string(raw), ws)
-	}
-	return ws
+	return ws[:len(ws):len(ws)]
 }
 
 func (d *Decoder) service() Service {

@@ -1,7 +1,9 @@
 package verify
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,59 +115,31 @@ func TestVerifyGeneratedPoliciesAllowAllAndNoMore(t *testing.T) {
 // names them (kind, namespace, name): a clusterwide policy still selects
 // pods in every namespace, and two documents with the same name both count.
 func TestVerifyIndexesPoliciesLikeTheAgent(t *testing.T) {
-	const docs = `apiVersion: cilium.io/v2
-kind: CiliumClusterwideNetworkPolicy
-metadata:
-  name: api-from-web
-spec:
-  endpointSelector:
-    matchLabels:
-      k8s:app: api
-  ingress:
-  - fromEndpoints:
-    - matchLabels:
-        k8s:app: web
-    toPorts:
-    - ports:
-      - port: "9000"
-        protocol: TCP
----
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
+	policy := func(kind, namespace, key string, port int) string {
+		return fmt.Sprintf(`apiVersion: cilium.io/v2
+kind: %s
 metadata:
   name: api
-  namespace: shop
+  namespace: %q
 spec:
   endpointSelector:
     matchLabels:
-      app: api
+      %sapp: api
   ingress:
   - fromEndpoints:
     - matchLabels:
-        app: web
+        %sapp: web
     toPorts:
     - ports:
-      - port: "9001"
+      - port: "%d"
         protocol: TCP
----
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata:
-  name: api
-  namespace: shop
-spec:
-  endpointSelector:
-    matchLabels:
-      app: api
-  ingress:
-  - fromEndpoints:
-    - matchLabels:
-        app: web
-    toPorts:
-    - ports:
-      - port: "9002"
-        protocol: TCP
-`
+`, kind, namespace, key, key, port)
+	}
+	docs := strings.Join([]string{
+		policy("CiliumClusterwideNetworkPolicy", "", "k8s:", 9000),
+		policy("CiliumNetworkPolicy", "shop", "", 9001),
+		policy("CiliumNetworkPolicy", "shop", "", 9002),
+	}, "---\n")
 	ps := &Policies{}
 	if err := ps.Add("policies.yaml", []byte(docs)); err != nil {
 		t.Fatal(err)
