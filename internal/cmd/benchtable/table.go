@@ -54,7 +54,7 @@ func ratio(a, b float64) string {
 	if b <= 0 {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.1fx", a/b)
+	return fmt.Sprintf("%.2fx", a/b)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
