@@ -43,8 +43,8 @@ func NewWireDecoder() *WireDecoder {
 	return &WireDecoder{
 		strings:      newInterner(cacheLimit),
 		endpoints:    newSlotCache[Endpoint](cacheLimit),
-		labelSets:    newSlotCache[[]string](cacheLimit),
-		workloadSets: newSlotCache[[]Workload](cacheLimit),
+		labelSets:    newSlotCache[[]string](setCacheLimit),
+		workloadSets: newSlotCache[[]Workload](setCacheLimit),
 		addrs:        newSlotCache[netip.Addr](cacheLimit),
 	}
 }
