@@ -14,6 +14,7 @@ import (
 	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/diff"
+	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -155,5 +156,59 @@ spec: {podSelector: {}}
 				}
 			}
 		})
+	}
+}
+
+// TestICMPRulesPassServerSideDryRun: the icmps rules netpolgen writes for
+// pings are what Cilium's CRD schema accepts, beside the NetworkPolicy
+// that leaves them out.
+func TestICMPRulesPassServerSideDryRun(t *testing.T) {
+	env := apiserver.Start(t)
+	c := adminClient(t, env)
+	web, api := synth.WorkloadPeer("pingshop", "web"), synth.WorkloadPeer("pingshop", "api")
+	g := &synth.Graph{
+		Workloads: []synth.Workload{
+			{WorkloadRef: web.Workload, Selector: map[string]string{"app": "web"}},
+			{WorkloadRef: api.Workload, Selector: map[string]string{"app": "api"}},
+		},
+		Edges: []synth.Edge{
+			{From: web, To: api, Protocol: observe.ProtoTCP, Port: 9000, Flows: 1},
+			{From: web, To: api, Protocol: observe.ProtoICMPv4, Port: 8, Flows: 1},
+			{From: web, To: api, Protocol: observe.ProtoICMPv6, Port: 128, Flows: 1},
+		},
+	}
+	plan, err := synth.Build(g, synth.Options{Format: synth.FormatBoth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := plan.Files(synth.FormatBoth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := synth.WriteFiles(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := diff.LoadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ensureNamespaces(t, env, objs)
+	icmps := 0
+	for _, o := range objs {
+		if _, err := c.DryRunApply(context.Background(), o); err != nil {
+			t.Errorf("%s: %v", diff.ObjectKey(o), err)
+		}
+		for _, dir := range []string{"ingress", "egress"} {
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", dir)
+			for _, r := range rules {
+				if m, ok := r.(map[string]any); ok && m["icmps"] != nil {
+					icmps++
+				}
+			}
+		}
+	}
+	if icmps != 2 {
+		t.Errorf("%d rules with icmps among %d objects, want web's egress and api's ingress", icmps, len(objs))
 	}
 }

@@ -78,7 +78,7 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  + newly allowed: %s\n", c)
 		}
 		if s.Unchecked > 0 {
-			fmt.Fprintf(&b, "  %d connections without ports (ICMP) not checked\n", s.Unchecked)
+			fmt.Fprintf(&b, "  %d connections no rule names (ICMP errors, port-less protocols) not checked\n", s.Unchecked)
 		}
 		for _, n := range s.Notes {
 			fmt.Fprintf(&b, "note: %s\n", n)

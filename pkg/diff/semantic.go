@@ -35,8 +35,8 @@ type SemanticResult struct {
 	// UnchangedAllowed and UnchangedDenied keep their verdict.
 	UnchangedAllowed int `json:"unchanged_allowed"`
 	UnchangedDenied  int `json:"unchanged_denied"`
-	// Unchecked are connections without ports (ICMP) the engine cannot
-	// look up.
+	// Unchecked are connections no rule names (ICMP errors, port-less
+	// protocols), which the engine cannot look up.
 	Unchecked int      `json:"unchecked,omitempty"`
 	Notes     []string `json:"notes,omitempty"`
 }

@@ -54,7 +54,7 @@ func classify(in classifyInput) (*classified, error) {
 			continue
 		}
 		if c.Inexpressible {
-			out.inexpressible = append(out.inexpressible, fmt.Sprintf("%s -> %s %d/%s", c.Edge.From, c.Edge.To, c.Edge.Port, c.Edge.Protocol))
+			out.inexpressible = append(out.inexpressible, fmt.Sprintf("%s -> %s %s", c.Edge.From, c.Edge.To, c.Edge.Key().Port))
 			continue
 		}
 		f, err := uncovered(sg, in.policies, c)

@@ -114,7 +114,7 @@ func sidePolicy(sg *synth.Graph, e synth.Edge, subject synth.WorkloadRef, ingres
 		return nil, fmt.Sprintf("%s: %s", subject, reason), nil
 	}
 	name := patchName(subject.Name, e, ingress)
-	allows := fmt.Sprintf("%s -> %s %d/%s", e.From, e.To, e.Port, e.Protocol)
+	allows := fmt.Sprintf("%s -> %s %s", e.From, e.To, e.Key().Port)
 	if format.Cilium() {
 		cnp, err := plan.CiliumPolicy(wp)
 		if err != nil {

@@ -117,6 +117,9 @@ func ParseProtocol(s string) (Protocol, bool) {
 // HasPorts reports whether the protocol carries port numbers.
 func (p Protocol) HasPorts() bool { return p == ProtoTCP || p == ProtoUDP || p == ProtoSCTP }
 
+// IsICMP reports whether the protocol is ICMPv4 or ICMPv6.
+func (p Protocol) IsICMP() bool { return p == ProtoICMPv4 || p == ProtoICMPv6 }
+
 // TCPFlags is a bit set of the TCP flags a flow carries.
 type TCPFlags uint16
 

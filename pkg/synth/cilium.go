@@ -8,6 +8,7 @@ import (
 	slim_metav1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/apis/meta/v1"
 	"github.com/cilium/cilium/pkg/policy/api"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
@@ -47,14 +48,14 @@ func CiliumDefaultDeny(namespace string) *ciliumv2.CiliumNetworkPolicy {
 func (pl *Plan) CiliumPolicy(wp *WorkloadPolicy) (*ciliumv2.CiliumNetworkPolicy, error) {
 	ns := wp.Workload.Namespace
 	rule := &api.Rule{EndpointSelector: endpointSelector(wp.Workload.Selector, "", "")}
-	for _, r := range wp.Ingress {
+	for _, r := range splitICMP(wp.Ingress) {
 		in, err := pl.ciliumIngress(r, ns)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: ingress: %w", wp.Workload.WorkloadRef, err)
 		}
 		rule.Ingress = append(rule.Ingress, in)
 	}
-	for _, r := range wp.Egress {
+	for _, r := range splitICMP(wp.Egress) {
 		out, err := pl.ciliumEgress(r, ns)
 		if err != nil {
 			return nil, fmt.Errorf("policy %s: egress: %w", wp.Workload.WorkloadRef, err)
@@ -110,7 +111,7 @@ func (pl *Plan) ciliumIngress(r Rule, ns string) (api.IngressRule, error) {
 			return in, fmt.Errorf("peer %s cannot be an ingress source", p)
 		}
 	}
-	in.ToPorts = ciliumPorts(r)
+	in.ToPorts, in.ICMPs = ciliumPorts(r)
 	return in, nil
 }
 
@@ -133,11 +134,55 @@ func (pl *Plan) ciliumEgress(r Rule, ns string) (api.EgressRule, error) {
 			return out, fmt.Errorf("unknown peer %s", p)
 		}
 	}
-	out.ToPorts = ciliumPorts(r)
+	out.ToPorts, out.ICMPs = ciliumPorts(r)
 	return out, nil
 }
 
-func ciliumPorts(r Rule) api.PortRules {
+// splitICMP gives the ICMP types of a rule a rule of their own: Cilium
+// takes ICMP types or ports in one rule, never both.
+func splitICMP(rules []Rule) []Rule {
+	out := make([]Rule, 0, len(rules))
+	for _, r := range rules {
+		ports, icmp := partitionICMP(r.Ports)
+		if len(icmp) == 0 || len(ports) == 0 {
+			out = append(out, r)
+			continue
+		}
+		withPorts, withICMP := r, r
+		withPorts.Ports, withICMP.Ports = ports, icmp
+		withICMP.DNS = false
+		out = append(out, withPorts, withICMP)
+	}
+	return out
+}
+
+// partitionICMP separates ICMP types from ports.
+func partitionICMP(all []PortRange) (ports, icmp []PortRange) {
+	for _, p := range all {
+		if p.Protocol.IsICMP() {
+			icmp = append(icmp, p)
+		} else {
+			ports = append(ports, p)
+		}
+	}
+	return ports, icmp
+}
+
+// ciliumPorts renders a rule's ports, or its ICMP types when it has those
+// (splitICMP keeps the two apart).
+func ciliumPorts(r Rule) (api.PortRules, api.ICMPRules) {
+	if len(r.Ports) > 0 && r.Ports[0].Protocol.IsICMP() {
+		var fields []api.ICMPField
+		for _, p := range r.Ports {
+			family := api.IPv4Family
+			if p.Protocol == observe.ProtoICMPv6 {
+				family = api.IPv6Family
+			}
+			t := intstr.FromInt32(int32(p.Port))
+			fields = append(fields, api.ICMPField{Family: family, Type: &t})
+		}
+		return nil, api.ICMPRules{{Fields: fields}}
+	}
 	pr := api.PortRule{}
 	for _, p := range r.Ports {
 		pr.Ports = append(pr.Ports, api.PortProtocol{Port: strconv.Itoa(int(p.Port)), EndPort: int32(p.End), Protocol: ciliumProtocol(p.Protocol)})
@@ -148,7 +193,7 @@ func ciliumPorts(r Rule) api.PortRules {
 		// server itself is already limited to port 53.
 		pr.Rules = &api.L7Rules{DNS: []api.PortRuleDNS{{MatchPattern: "*"}}}
 	}
-	return api.PortRules{pr}
+	return api.PortRules{pr}, nil
 }
 
 func ciliumProtocol(p observe.Protocol) api.L4Proto {

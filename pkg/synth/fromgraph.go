@@ -115,16 +115,20 @@ func (c *converter) edge(e graph.Edge) {
 	froms := c.peers(e.From, nil, false)
 	tos := c.peers(e.To, e.DNSNames, true)
 	if len(froms) == 0 || len(tos) == 0 {
-		c.note(fmt.Sprintf("%s -> %s %d/%s: a pod address seen only as world, with no workload to name it by; left out of policy (%d flows)",
-			c.g.Peer(e.From), c.g.Peer(e.To), e.Port, e.Protocol, e.Count))
+		c.note(fmt.Sprintf("%s -> %s %s: a pod address seen only as world, with no workload to name it by; left out of policy (%d flows)",
+			c.g.Peer(e.From), c.g.Peer(e.To), graph.PortString(&e), e.Count))
 		return
 	}
 	if e.Uncertain {
-		c.note(fmt.Sprintf("%s -> %s %d/%s: the direction was guessed from port numbers; check it", c.g.Peer(e.From), c.g.Peer(e.To), e.Port, e.Protocol))
+		c.note(fmt.Sprintf("%s -> %s %s: the direction was guessed from port numbers; check it", c.g.Peer(e.From), c.g.Peer(e.To), graph.PortString(&e)))
+	}
+	port := e.Port
+	if e.Protocol.IsICMP() {
+		port = uint16(e.ICMPType)
 	}
 	for _, from := range froms {
 		for _, to := range tos {
-			se := Edge{From: from, To: to, Protocol: e.Protocol, Port: e.Port, Services: e.Services,
+			se := Edge{From: from, To: to, Protocol: e.Protocol, Port: port, Services: e.Services,
 				Flows: e.Count, Dropped: e.Dropped, First: e.FirstSeen, Last: e.LastSeen}
 			k := se.Key()
 			if old := c.edges[k]; old != nil {
@@ -178,8 +182,8 @@ func (c *converter) coverage() {
 			w.End = e.LastSeen
 		}
 		if !e.Allowed() && e.Dropped > 0 && !e.Mirror {
-			c.note(fmt.Sprintf("%s -> %s %d/%s: dropped during learning (%d flows) and never allowed; not in policy",
-				c.g.Peer(e.From), c.g.Peer(e.To), e.Port, e.Protocol, e.Dropped))
+			c.note(fmt.Sprintf("%s -> %s %s: dropped during learning (%d flows) and never allowed; not in policy",
+				c.g.Peer(e.From), c.g.Peer(e.To), graph.PortString(&e), e.Dropped))
 		}
 	}
 	if cov.InClusterWorldFlows > 0 {

@@ -26,6 +26,7 @@ func TestFromGraph(t *testing.T) {
 			{From: 0, To: 4, Protocol: observe.ProtoTCP, Port: 8080, Count: 2, Verdicts: graph.VerdictForwarded},
 			{From: 1, To: 4, Protocol: observe.ProtoTCP, Port: 8080, Count: 1, Verdicts: graph.VerdictForwarded},
 			{From: 5, To: 3, Protocol: observe.ProtoTCP, Port: 8081, Count: 6, Verdicts: graph.VerdictForwarded},
+			{From: 5, To: 3, Protocol: observe.ProtoICMPv4, ICMPType: 8, Count: 3, Verdicts: graph.VerdictForwarded},
 			{From: 4, To: 3, Protocol: observe.ProtoTCP, Port: 9000, Dropped: 5, Verdicts: graph.VerdictDropped},
 		},
 		DNS: []graph.DNSRecord{{Name: "api.github.com", IPs: []string{"140.82.121.6", "140.82.121.5"}}},
@@ -48,6 +49,7 @@ func TestFromGraph(t *testing.T) {
 		"shop/api -> fqdn:api.github.com 443/TCP", // one edge per DNS name
 		"shop/api -> fqdn:github.com 443/TCP",
 		"entity:host -> shop/api 8081/TCP",
+		"entity:host -> shop/api ICMPv4 type 8", // a ping: its type stands where a port would
 	}
 	if diff := cmp.Diff(want, edges); diff != "" {
 		t.Errorf("edges (-want +got):\n%s", diff)

@@ -147,7 +147,8 @@ func portRanges(ports []PortKey) []PortRange {
 			if last.End != 0 {
 				end = last.End
 			}
-			if last.Protocol == p.Protocol && end+1 == p.Port && end != 0xffff {
+			// ICMP types are allowed one by one: a rule cannot name a range.
+			if last.Protocol == p.Protocol && !p.Protocol.IsICMP() && end+1 == p.Port && end != 0xffff {
 				last.End = p.Port
 				continue
 			}
@@ -173,7 +174,7 @@ func rangesKey(rs []PortRange) string {
 	return sb.String()
 }
 
-// String writes "80/TCP" or "8080-8090/TCP".
+// String writes "80/TCP", "8080-8090/TCP" or "ICMPv4 type 8".
 func (r PortRange) String() string {
 	if r.End == 0 {
 		return PortKey{r.Protocol, r.Port}.String()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -39,7 +40,8 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 		},
 	}
 	var warnings []string
-	for _, r := range wp.Ingress {
+	ingress, egress := withoutICMP(wp.Ingress, &warnings), withoutICMP(wp.Egress, &warnings)
+	for _, r := range ingress {
 		peers, warn := pl.kubernetesPeers(r, ns, true)
 		warnings = append(warnings, warn...)
 		if len(peers) == 0 {
@@ -47,7 +49,7 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 		}
 		np.Spec.Ingress = append(np.Spec.Ingress, networkingv1.NetworkPolicyIngressRule{From: peers, Ports: kubernetesPorts(r.Ports)})
 	}
-	for _, r := range wp.Egress {
+	for _, r := range egress {
 		peers, warn := pl.kubernetesPeers(r, ns, false)
 		warnings = append(warnings, warn...)
 		if len(peers) == 0 {
@@ -62,6 +64,25 @@ func (pl *Plan) KubernetesPolicy(wp *WorkloadPolicy) (*networkingv1.NetworkPolic
 		return nil, nil, fmt.Errorf("policy %s: %w", wp.Workload.WorkloadRef, err)
 	}
 	return np, warnings, nil
+}
+
+// withoutICMP drops the ICMP types NetworkPolicy cannot express, and a
+// rule left with no ports at all: written without ports it would allow
+// every port.
+func withoutICMP(rules []Rule, warnings *[]string) []Rule {
+	out := make([]Rule, 0, len(rules))
+	for _, r := range rules {
+		ports, icmp := partitionICMP(r.Ports)
+		if len(icmp) > 0 {
+			*warnings = append(*warnings, fmt.Sprintf("%s with %s: NetworkPolicy cannot express ICMP; left out (the CiliumNetworkPolicy allows it)", rangesText(icmp), peersText(r.Peers)))
+		}
+		if len(ports) == 0 {
+			continue
+		}
+		r.Ports = ports
+		out = append(out, r)
+	}
+	return out
 }
 
 func (pl *Plan) kubernetesPeers(r Rule, ns string, ingress bool) ([]networkingv1.NetworkPolicyPeer, []string) {
@@ -182,6 +203,14 @@ func dedupPrefixes(ps []netip.Prefix) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+func peersText(ps []Peer) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func rangesText(rs []PortRange) string {

@@ -126,7 +126,8 @@ type Edge struct {
 	From, To Peer
 	Protocol observe.Protocol
 	// Port is the destination port as the destination pod receives it,
-	// after Service translation.
+	// after Service translation; for ICMP, the type of the message that
+	// opened the exchange (an echo request for a ping).
 	Port uint16
 	// Services are the Services ("namespace/name") that fronted the port.
 	Services []string
@@ -142,7 +143,43 @@ type PortKey struct {
 	Port     uint16
 }
 
-func (k PortKey) String() string { return fmt.Sprintf("%d/%s", k.Port, k.Protocol) }
+// String writes "80/TCP", or "ICMPv4 type 8" for ICMP (as pkg/graph does).
+func (k PortKey) String() string {
+	if k.Protocol.IsICMP() {
+		return fmt.Sprintf("%s type %d", k.Protocol, k.Port)
+	}
+	return fmt.Sprintf("%d/%s", k.Port, k.Protocol)
+}
+
+// Ruleable says whether a policy rule can allow a connection on this
+// protocol and port, and if not, why. ICMP is allowed by message type;
+// ICMP errors need no rule (Cilium passes them with the connection they
+// answer), nor does IPv6 neighbour discovery (the node answers it).
+func Ruleable(k PortKey) (bool, string) {
+	switch {
+	case k.Protocol.HasPorts() && k.Port != 0:
+		return true, ""
+	case k.Protocol.HasPorts():
+		return false, fmt.Sprintf("%s without a destination port; no rule can name it", k.Protocol)
+	case k.Protocol == observe.ProtoICMPv4 && icmpv4Error(k.Port):
+		return false, fmt.Sprintf("ICMPv4 type %d is an error message, allowed with the connection it answers", k.Port)
+	case k.Protocol == observe.ProtoICMPv6 && (k.Port < 128 || k.Port >= 133 && k.Port <= 137):
+		return false, fmt.Sprintf("ICMPv6 type %d is an error or neighbour-discovery message, which Cilium passes without a rule", k.Port)
+	case k.Protocol.IsICMP():
+		return true, ""
+	}
+	return false, fmt.Sprintf("%s has no ports or message types; netpolgen writes no rules for it", k.Protocol)
+}
+
+// icmpv4Error reports the ICMPv4 error types: destination unreachable,
+// source quench, redirect, time exceeded, parameter problem.
+func icmpv4Error(t uint16) bool {
+	switch t {
+	case 3, 4, 5, 11, 12:
+		return true
+	}
+	return false
+}
 
 // Key identifies the connection an edge stands for.
 func (e Edge) Key() ConnKey {

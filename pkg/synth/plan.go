@@ -161,13 +161,17 @@ func (b *builder) collect() {
 		}
 	}
 	for _, e := range b.g.Edges {
-		if !e.Protocol.HasPorts() || e.Port == 0 {
+		port := PortKey{e.Protocol, e.Port}
+		ok, why := Ruleable(port)
+		if ok && port.Protocol.IsICMP() && b.opts.Format == FormatKubernetes {
+			ok, why = false, "NetworkPolicy cannot express ICMP; the CiliumNetworkPolicy format can"
+		}
+		if !ok {
 			if b.managed(e.From) != nil || b.managed(e.To) != nil {
-				b.skip(e, fmt.Sprintf("%s has no ports; netpolgen writes no ICMP or port-less rules", e.Protocol))
+				b.skip(e, why)
 			}
 			continue
 		}
-		port := PortKey{e.Protocol, e.Port}
 		src, dst := b.managed(e.From), b.managed(e.To)
 		if src != nil {
 			b.addEgress(src, e, port)

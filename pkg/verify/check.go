@@ -11,6 +11,7 @@ import (
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/labels"
 	"github.com/cilium/cilium/pkg/policy"
+	policyapi "github.com/cilium/cilium/pkg/policy/api"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 
 	"github.com/netpolgen/netpolgen/pkg/synth"
@@ -85,7 +86,8 @@ type Checked struct {
 	// Selected says, for every workload of the graph, whether a policy
 	// selects it.
 	Selected map[synth.WorkloadRef]Selection
-	// Unchecked counts edges without ports (ICMP), which the engine
+	// Unchecked counts edges no rule names (ICMP errors, protocols without
+	// ports or types), which the engine
 	// cannot look up.
 	Unchecked int
 }
@@ -133,7 +135,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 	}
 	kubernetesOnly := len(ps.Cilium) == 0
 	for _, e := range g.Edges {
-		if !e.Protocol.HasPorts() || e.Port == 0 {
+		if ok, _ := synth.Ruleable(e.Key().Port); !ok {
 			out.Unchecked++
 			continue
 		}
@@ -157,7 +159,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 			c.EgressRules, c.IngressRules = ruleIDs(egressMeta), ruleIDs(ingressMeta)
 		} else {
 			c.Side = side(egress.IsDeny(), ingress.IsDeny())
-			c.Inexpressible = kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g))
+			c.Inexpressible = kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g) || e.Protocol.IsICMP())
 		}
 		out.Connections = append(out.Connections, c)
 	}
@@ -295,7 +297,10 @@ func describePorts(en *policytypes.PolicyEntry) string {
 	for _, pr := range en.L4 {
 		for _, p := range pr.Ports {
 			s := p.Port + "/" + string(p.Protocol)
-			if p.EndPort != 0 {
+			switch {
+			case p.Protocol == policyapi.ProtoICMP || p.Protocol == policyapi.ProtoICMPv6:
+				s = string(p.Protocol) + " type " + p.Port
+			case p.EndPort != 0:
 				s = fmt.Sprintf("%s-%d/%s", p.Port, p.EndPort, p.Protocol)
 			}
 			parts = append(parts, s)

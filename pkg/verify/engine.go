@@ -143,6 +143,11 @@ func u8Proto(p observe.Protocol) (u8proto.U8proto, error) {
 		return u8proto.UDP, nil
 	case observe.ProtoSCTP:
 		return u8proto.SCTP, nil
+	case observe.ProtoICMPv4:
+		// Cilium keys ICMP by message type where ports would be.
+		return u8proto.ICMP, nil
+	case observe.ProtoICMPv6:
+		return u8proto.ICMPv6, nil
 	}
 	return 0, fmt.Errorf("protocol %s has no ports to check", p)
 }

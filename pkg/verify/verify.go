@@ -68,7 +68,8 @@ type Result struct {
 	// own pods, which Cilium allows whatever the policy says unless
 	// allow-localhost=policy: the agent's setting, not excess of the policy.
 	HostAllowed int
-	// Unchecked are observed edges without ports (ICMP), which the engine
+	// Unchecked are observed edges no rule names (ICMP errors, protocols
+	// without ports or types), which the engine
 	// cannot look up.
 	Unchecked int
 }
@@ -107,7 +108,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 	dnsServers := map[synth.Peer]bool{}
 	resolvers := map[synth.Peer]bool{}
 	for _, e := range g.Edges {
-		if !e.Protocol.HasPorts() || e.Port == 0 {
+		if ok, _ := synth.Ruleable(e.Key().Port); !ok {
 			res.Unchecked++
 			continue
 		}
@@ -137,7 +138,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			continue
 		}
 		f := Finding{From: e.From, To: e.To, Port: k.Port, Side: side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)}
-		if kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g)) {
+		if kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g) || e.Protocol.IsICMP()) {
 			res.Inexpressible = append(res.Inexpressible, f)
 		} else {
 			res.Denied = append(res.Denied, f)
