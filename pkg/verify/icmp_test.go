@@ -12,15 +12,12 @@ import (
 // pods, so one rule has to be split in two, and an ICMP error, which no
 // rule names.
 func icmpGraph() *synth.Graph {
-	return &synth.Graph{
-		Workloads: []synth.Workload{wl("shop", "web", "app", "web"), wl("shop", "api", "app", "api")},
-		Edges: []synth.Edge{
-			edge(web, api, observe.ProtoTCP, 9000),
-			edge(web, api, observe.ProtoICMPv4, 8),
-			edge(web, api, observe.ProtoICMPv6, 128),
-			edge(api, web, observe.ProtoICMPv4, 3),
-		},
-	}
+	return webAndAPI(
+		edge(web, api, observe.ProtoTCP, 9000),
+		edge(web, api, observe.ProtoICMPv4, 8),
+		edge(web, api, observe.ProtoICMPv6, 128),
+		edge(api, web, observe.ProtoICMPv4, 3),
+	)
 }
 
 func TestVerifyICMP(t *testing.T) {

@@ -24,6 +24,14 @@ func edge(from, to synth.Peer, proto observe.Protocol, port uint16) synth.Edge {
 	return synth.Edge{From: from, To: to, Protocol: proto, Port: port, Flows: 1, First: t0, Last: t0}
 }
 
+// webAndAPI is a graph of the shop's web and api workloads with edges.
+func webAndAPI(edges ...synth.Edge) *synth.Graph {
+	return &synth.Graph{
+		Workloads: []synth.Workload{wl("shop", "web", "app", "web"), wl("shop", "api", "app", "api")},
+		Edges:     edges,
+	}
+}
+
 var (
 	web     = synth.WorkloadPeer("shop", "web")
 	api     = synth.WorkloadPeer("shop", "api")
@@ -144,15 +152,12 @@ spec:
 	if err := ps.Add("policies.yaml", []byte(docs)); err != nil {
 		t.Fatal(err)
 	}
-	g := &synth.Graph{
-		Workloads: []synth.Workload{wl("shop", "web", "app", "web"), wl("shop", "api", "app", "api")},
-		Edges: []synth.Edge{
-			edge(web, api, observe.ProtoTCP, 9000),
-			edge(web, api, observe.ProtoTCP, 9001),
-			edge(web, api, observe.ProtoTCP, 9002),
-			edge(web, api, observe.ProtoTCP, 9003),
-		},
-	}
+	g := webAndAPI(
+		edge(web, api, observe.ProtoTCP, 9000),
+		edge(web, api, observe.ProtoTCP, 9001),
+		edge(web, api, observe.ProtoTCP, 9002),
+		edge(web, api, observe.ProtoTCP, 9003),
+	)
 	res, err := Verify(g, ps, Options{})
 	if err != nil {
 		t.Fatal(err)
