@@ -14,8 +14,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/drift"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
@@ -173,17 +173,19 @@ func driftPolicies(ctx context.Context, f driftFlags, hflags hubbleFlags) (drift
 	if f.policies != "" {
 		return drift.NewDirSource(f.policies), nil
 	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = hflags.kubeconfig
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: hflags.kubeContext}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("--cluster: cannot load a kubeconfig or the in-cluster service account: %w; set --kubeconfig or --kube-context", err)
-	}
-	client, err := dynamic.NewForConfig(cfg)
+	// The same resolution and messages as learn --cluster and diff.
+	cfg, where, err := cluster.RESTConfig(cluster.Options{Kubeconfig: hflags.kubeconfig, Context: hflags.kubeContext, ContextFlag: "--kube-context"})
 	if err != nil {
 		return nil, fmt.Errorf("--cluster: %w", err)
 	}
-	return drift.NewClusterSource(ctx, client, "cluster "+cfg.Host, 30*time.Second)
+	// Informers hold their watches open for minutes: a per-request
+	// timeout would cut every one of them.
+	cfg.Timeout = 0
+	client, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--cluster (%s): %w", where, err)
+	}
+	return drift.NewClusterSource(ctx, client, fmt.Sprintf("cluster %s (%s)", cfg.Host, where), 30*time.Second)
 }
 
 // liveOpener opens the Hubble stream, through a port-forward with -P,

@@ -157,3 +157,48 @@ func TestDriftFollowsAReplay(t *testing.T) {
 		t.Errorf("no checkpoint on exit: %v", err)
 	}
 }
+
+// TestDriftClusterKubeconfigErrors: drift --cluster resolves the
+// kubeconfig as learn and diff do, and its errors name the file, the
+// contexts there are, and drift's own flags.
+func TestDriftClusterKubeconfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "config")
+	const twoContexts = `apiVersion: v1
+kind: Config
+current-context: alpha
+clusters:
+- name: down
+  cluster: {server: "https://127.0.0.1:1"}
+users:
+- name: someone
+  user: {token: x}
+contexts:
+- name: alpha
+  context: {cluster: down, user: someone}
+- name: beta
+  context: {cluster: down, user: someone}
+`
+	if err := os.WriteFile(kubeconfig, []byte(twoContexts), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "absent")
+	for _, tc := range []struct {
+		flags []string
+		want  []string
+	}{
+		{[]string{"--kubeconfig", missing}, []string{"kubeconfig " + missing, "--kubeconfig"}},
+		{[]string{"--kubeconfig", kubeconfig, "--kube-context", "gamma"}, []string{`context "gamma" is not in kubeconfig ` + kubeconfig, "alpha, beta", "use --kube-context"}},
+	} {
+		args := append([]string{"drift", "--cluster", "--once", "--from-file", "x.json", "--report-dir", filepath.Join(dir, "r")}, tc.flags...)
+		code, _, stderr := run(t, "", args...)
+		if code == 0 {
+			t.Errorf("%v: exit 0", tc.flags)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: stderr %q does not mention %q", tc.flags, stderr, w)
+			}
+		}
+	}
+}

@@ -21,6 +21,10 @@ type Options struct {
 	Kubeconfig string
 	// Context overrides the kubeconfig's current context (--context).
 	Context string
+	// ContextFlag is the flag that sets Context, for messages; empty
+	// means --context (drift, with the hubble CLI's flags, has
+	// --kube-context).
+	ContextFlag string
 	// Timeout bounds each request; zero means 30 seconds.
 	Timeout time.Duration
 }
@@ -41,6 +45,12 @@ func Connect(ctx context.Context, opts Options) (*Client, error) {
 	}
 	return c, nil
 }
+
+// RESTConfig resolves Options to a rest.Config and a description of where
+// it came from ("context kind-a in /home/me/.kube/config") for messages,
+// for callers that build their own clients (drift's informers). Errors
+// name the file or context to fix.
+func RESTConfig(opts Options) (*rest.Config, string, error) { return restConfig(opts) }
 
 // restConfig resolves Options to a rest.Config and a description of where
 // it came from ("context kind-a in /home/me/.kube/config") for messages.
@@ -69,10 +79,10 @@ func restConfig(opts Options) (*rest.Config, string, error) {
 		contextName = opts.Context
 	}
 	if contextName == "" {
-		return nil, "", fmt.Errorf("kubeconfig %s has no current context; pass --context with one of: %s", describeFiles(rules), contextNames(raw))
+		return nil, "", fmt.Errorf("kubeconfig %s has no current context; pass %s with one of: %s", describeFiles(rules), opts.contextFlag(), contextNames(raw))
 	}
 	if _, ok := raw.Contexts[contextName]; !ok {
-		return nil, "", fmt.Errorf("context %q is not in kubeconfig %s; use --context with one of: %s", contextName, describeFiles(rules), contextNames(raw))
+		return nil, "", fmt.Errorf("context %q is not in kubeconfig %s; use %s with one of: %s", contextName, describeFiles(rules), opts.contextFlag(), contextNames(raw))
 	}
 	cc := clientcmd.NewNonInteractiveClientConfig(*raw, contextName, &clientcmd.ConfigOverrides{}, rules)
 	cfg, err := cc.ClientConfig()
@@ -81,6 +91,13 @@ func restConfig(opts Options) (*rest.Config, string, error) {
 	}
 	applyTimeout(cfg, opts)
 	return cfg, fmt.Sprintf("context %q in %s", contextName, describeFiles(rules)), nil
+}
+
+func (o Options) contextFlag() string {
+	if o.ContextFlag != "" {
+		return o.ContextFlag
+	}
+	return "--context"
 }
 
 func applyTimeout(cfg *rest.Config, opts Options) {
