@@ -26,45 +26,62 @@ type excessSweep struct {
 	verdicts   *verdicts
 	ids        *identities
 	peers      []synth.Peer
-	byID       map[identity.NumericIdentity][]synth.Peer
-	// observedOut and observedIn count each peer's distinct observed
-	// connections on the swept ports, to count candidates without
-	// visiting them.
-	observedOut, observedIn map[synth.Peer]int
-	ports                   []synth.PortKey
-	observed                map[synth.ConnKey]bool
+	ports      []synth.PortKey
+	// The sweep names peers by their index in peers: hashing a Peer
+	// (strings and all) for every candidate cost most of the sweep.
+	index   map[synth.Peer]int32
+	idOf    []identity.NumericIdentity
+	byID    map[identity.NumericIdentity][]int32
+	covered map[uint64]struct{}
+	// observed holds the observed connections by index; observedOut and
+	// observedIn count each peer's, to count candidates without visiting
+	// them.
+	observed                map[indexedConn]struct{}
+	observedOut, observedIn []int
 	dnsServers              map[synth.Peer]bool
 	resolvers               map[synth.Peer]bool
 	res                     *Result
 }
 
+// indexedConn is a connection between peers named by index.
+type indexedConn struct {
+	from, to int32
+	port     synth.PortKey
+}
+
 func newExcessSweep(v *verdicts, ids *identities, peers []synth.Peer, ports []synth.PortKey, observed map[synth.ConnKey]bool, res *Result) *excessSweep {
-	s := &excessSweep{verdicts: v, ids: ids, peers: peers, ports: ports, observed: observed, res: res, byID: map[identity.NumericIdentity][]synth.Peer{}}
-	for _, p := range peers {
+	s := &excessSweep{verdicts: v, ids: ids, peers: peers, ports: ports, res: res,
+		index: make(map[synth.Peer]int32, len(peers)), idOf: make([]identity.NumericIdentity, len(peers)),
+		byID: map[identity.NumericIdentity][]int32{}, covered: map[uint64]struct{}{},
+		observed: make(map[indexedConn]struct{}, len(observed)), observedOut: make([]int, len(peers)), observedIn: make([]int, len(peers))}
+	for i, p := range peers {
 		id := ids.byPeer[p].ID
-		s.byID[id] = append(s.byID[id], p)
+		s.index[p], s.idOf[i] = int32(i), id
+		s.byID[id] = append(s.byID[id], int32(i))
 	}
-	s.observedOut, s.observedIn = map[synth.Peer]int{}, map[synth.Peer]int{}
 	for k := range observed {
-		s.observedOut[k.From]++
-		s.observedIn[k.To]++
+		from, to := s.index[k.From], s.index[k.To]
+		s.observed[indexedConn{from, to, k.Port}] = struct{}{}
+		s.observedOut[from]++
+		s.observedIn[to]++
 	}
 	return s
 }
 
 // conn is the connection a candidate stands for: out of the subject on
 // egress, into it on ingress.
-func conn(subj, peer synth.Peer, port synth.PortKey, ingress bool) synth.ConnKey {
+func conn(subj, peer int32, port synth.PortKey, ingress bool) indexedConn {
 	if ingress {
-		return synth.ConnKey{From: peer, To: subj, Port: port}
+		return indexedConn{from: peer, to: subj, port: port}
 	}
-	return synth.ConnKey{From: subj, To: peer, Port: port}
+	return indexedConn{from: subj, to: peer, port: port}
 }
 
-func (s *excessSweep) subject(subj synth.Peer) error {
-	pol, err := s.verdicts.of(s.ids.byPeer[subj])
+func (s *excessSweep) subject(subjPeer synth.Peer) error {
+	subj := s.index[subjPeer]
+	pol, err := s.verdicts.of(s.ids.byPeer[subjPeer])
 	if err != nil {
-		return fmt.Errorf("verify %s: %w", subj, err)
+		return fmt.Errorf("verify %s: %w", subjPeer, err)
 	}
 	enforced := map[bool]bool{true: pol.epp.SelectorPolicy.IngressPolicyEnabled, false: pol.epp.SelectorPolicy.EgressPolicyEnabled}
 	all := len(s.peers) * len(s.ports)
@@ -74,35 +91,40 @@ func (s *excessSweep) subject(subj synth.Peer) error {
 	if enforced[true] {
 		s.res.Candidates += all - s.observedIn[subj]
 	}
-	check := func(peer synth.Peer, port synth.PortKey, ingress bool) {
+	check := func(peer int32, port synth.PortKey, ingress bool) {
 		k := conn(subj, peer, port, ingress)
-		if s.observed[k] || !pol.allows(ingress, s.ids.byPeer[peer].ID, port.Protocol, port.Port) {
+		if _, seen := s.observed[k]; seen || !pol.allows(ingress, s.idOf[peer], port.Protocol, port.Port) {
 			return
 		}
+		from, to := s.peers[k.from], s.peers[k.to]
 		if ingress {
-			s.classify(k, "ingress", s.dnsServers[subj] && s.resolvers[peer])
+			s.classify(from, to, port, "ingress", s.dnsServers[to] && s.resolvers[from])
 		} else {
-			s.classify(k, "egress", s.resolvers[subj] && s.dnsServers[peer])
+			s.classify(from, to, port, "egress", s.resolvers[from] && s.dnsServers[to])
 		}
 	}
 	if s.exhaustive {
 		for _, ingress := range []bool{false, true} {
 			if enforced[ingress] {
-				for _, peer := range s.peers {
+				for peer := range s.peers {
 					for _, port := range s.ports {
-						check(peer, port, ingress)
+						check(int32(peer), port, ingress)
 					}
 				}
 			}
 		}
 		return nil
 	}
-	type candidate struct {
-		peer    synth.Peer
-		port    synth.PortKey
-		ingress bool
+	// A candidate is (peer, port, direction), packed into one word so
+	// that several entries covering it are looked up once.
+	clear(s.covered)
+	cover := func(peer int32, port int, ingress bool) {
+		k := uint64(peer)<<32 | uint64(port)<<1
+		if ingress {
+			k |= 1
+		}
+		s.covered[k] = struct{}{}
 	}
-	covered := map[candidate]bool{}
 	for key, entry := range pol.epp.Entries() {
 		if entry.IsDeny() {
 			continue
@@ -111,21 +133,23 @@ func (s *excessSweep) subject(subj synth.Peer) error {
 		if !enforced[ingress] {
 			continue
 		}
-		peers := s.peers
-		if key.Identity != 0 {
-			peers = s.byID[key.Identity]
-		}
-		for _, port := range s.ports {
+		for pi, port := range s.ports {
 			if !entryCovers(key.Nexthdr, key.DestPort, key.EndPort(), port) {
 				continue
 			}
-			for _, peer := range peers {
-				covered[candidate{peer, port, ingress}] = true
+			if key.Identity != 0 {
+				for _, peer := range s.byID[key.Identity] {
+					cover(peer, pi, ingress)
+				}
+				continue
+			}
+			for peer := range s.peers {
+				cover(int32(peer), pi, ingress)
 			}
 		}
 	}
-	for c := range covered {
-		check(c.peer, c.port, c.ingress)
+	for k := range s.covered {
+		check(int32(k>>32), s.ports[(k&0xffffffff)>>1], k&1 == 1)
 	}
 	return nil
 }
@@ -143,13 +167,13 @@ func entryCovers(proto u8proto.U8proto, from, to uint16, port synth.PortKey) boo
 // classify files an allowed, never-observed connection: DNS on the other
 // protocol between a resolver and its server is allowed by design, and
 // the node reaching its own pods is the agent's allow-localhost.
-func (s *excessSweep) classify(k synth.ConnKey, side string, dnsPair bool) {
-	f := Finding{From: k.From, To: k.To, Port: k.Port, Side: side}
-	if s.hostAlways && side == "ingress" && k.From == synth.EntityPeer(synth.EntityHost) {
+func (s *excessSweep) classify(from, to synth.Peer, port synth.PortKey, side string, dnsPair bool) {
+	f := Finding{From: from, To: to, Port: port, Side: side}
+	if s.hostAlways && side == "ingress" && from == synth.EntityPeer(synth.EntityHost) {
 		s.res.HostAllowed++
 		return
 	}
-	if isDNS(k.Port) && dnsPair {
+	if isDNS(port) && dnsPair {
 		s.res.ByDesign = append(s.res.ByDesign, f)
 		return
 	}
