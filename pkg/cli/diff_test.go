@@ -2,26 +2,12 @@ package cli
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-func writePolicyDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+	"github.com/netpolgen/netpolgen/internal/filetree"
+)
 
 const diffWebPolicy = `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -30,9 +16,9 @@ spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Ingress]}
 `
 
 func TestDiffExitCodesAgainstADirectory(t *testing.T) {
-	same := writePolicyDir(t, map[string]string{"shop/web.yaml": diffWebPolicy, "kustomization.yaml": "resources: [shop]\n"})
-	changed := writePolicyDir(t, map[string]string{"shop/web.yaml": strings.Replace(diffWebPolicy, "[Ingress]", "[Ingress, Egress]", 1)})
-	bad := writePolicyDir(t, map[string]string{"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+	same := filetree.Write(t, map[string]string{"shop/web.yaml": diffWebPolicy, "kustomization.yaml": "resources: [shop]\n"})
+	changed := filetree.Write(t, map[string]string{"shop/web.yaml": strings.Replace(diffWebPolicy, "[Ingress]", "[Ingress, Egress]", 1)})
+	bad := filetree.Write(t, map[string]string{"x.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
 	tests := []struct {
 		name     string
 		args     []string
@@ -68,7 +54,7 @@ func TestDiffJSONCarriesTheSemanticDiffOfACapture(t *testing.T) {
 	// default-deny for one namespace: every observed connection into or
 	// out of it becomes denied.
 	empty := t.TempDir()
-	proposed := writePolicyDir(t, map[string]string{"deny.yaml": `apiVersion: networking.k8s.io/v1
+	proposed := filetree.Write(t, map[string]string{"deny.yaml": `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: shop}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
@@ -112,7 +98,7 @@ func TestDiffFromTheLearnedState(t *testing.T) {
 		t.Fatalf("learn: exit %d: %s", code, stderr)
 	}
 	empty := t.TempDir()
-	proposed := writePolicyDir(t, map[string]string{"deny.yaml": `apiVersion: networking.k8s.io/v1
+	proposed := filetree.Write(t, map[string]string{"deny.yaml": `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: shop}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}

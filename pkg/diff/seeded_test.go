@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netpolgen/netpolgen/internal/filetree"
 	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/pkg/cli"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
@@ -74,21 +75,6 @@ spec:
 	"kustomization.yaml": "resources: [seeded]\n",
 }
 
-func writeDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, data := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 func seededGraph() *synth.Graph {
 	peer := func(app string) synth.Peer { return synth.WorkloadPeer("seeded", app) }
 	wl := func(app string) synth.Workload {
@@ -118,7 +104,7 @@ func inNamespace(changes []diff.ObjectChange, ns string) map[string]diff.Action 
 func TestDiffAgainstASeededCluster(t *testing.T) {
 	env := apiserver.Start(t)
 	env.Apply(t, seededLive)
-	proposedDir := writeDir(t, seededProposed)
+	proposedDir := filetree.Write(t, seededProposed)
 	proposed, err := diff.LoadDir(proposedDir)
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +192,7 @@ metadata: {name: netpolgen-reader-carol}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpolgen-reader}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
 `)
-	proposed := writeDir(t, seededProposed)
+	proposed := filetree.Write(t, seededProposed)
 	carol := testenv.KubeConfig(t, env.AddUser(t, "carol"), "carol@envtest")
 	dave := testenv.KubeConfig(t, env.AddUser(t, "dave"), "dave@envtest")
 
@@ -239,7 +225,7 @@ func TestDiffCommandExitsZeroWhenTheClusterAlreadyHasTheProposal(t *testing.T) {
 	env.Apply(t, seededLive)
 	// db as it is live, written without the protocol the server
 	// defaults: the dry-run makes them equal.
-	proposed := writeDir(t, map[string]string{
+	proposed := filetree.Write(t, map[string]string{
 		"seeded/web.yaml": seededProposed["seeded/web.yaml"],
 		"seeded/db.yaml": `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

@@ -1,24 +1,20 @@
 package policydir
 
 import (
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/netpolgen/netpolgen/internal/filetree"
 )
 
 func TestFiles(t *testing.T) {
-	dir := t.TempDir()
+	files := map[string]string{}
 	for _, name := range []string{"b/web.yaml", "a/db.yml", "a/kustomization.yaml", "kustomization.yml", "REPORT.md", "b/notes.txt", "default-deny.yaml"} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		files[name] = ""
 	}
+	dir := filetree.Write(t, files)
 	got, err := Files(dir)
 	if err != nil {
 		t.Fatal(err)
