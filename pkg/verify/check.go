@@ -159,7 +159,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 			c.EgressRules, c.IngressRules = ruleIDs(egressMeta), ruleIDs(ingressMeta)
 		} else {
 			c.Side = side(egress.IsDeny(), ingress.IsDeny())
-			c.Inexpressible = kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g) || e.Protocol.IsICMP())
+			c.Inexpressible = kubernetesOnly && inexpressibleEdge(e, g)
 		}
 		out.Connections = append(out.Connections, c)
 	}

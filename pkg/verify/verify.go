@@ -138,7 +138,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			continue
 		}
 		f := Finding{From: e.From, To: e.To, Port: k.Port, Side: side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)}
-		if kubernetesOnly && (inexpressible(e.From, g) || inexpressible(e.To, g) || e.Protocol.IsICMP()) {
+		if kubernetesOnly && inexpressibleEdge(e, g) {
 			res.Inexpressible = append(res.Inexpressible, f)
 		} else {
 			res.Denied = append(res.Denied, f)
@@ -189,6 +189,12 @@ func side(egressDenied, ingressDenied bool) string {
 
 func isDNS(p synth.PortKey) bool {
 	return p.Port == 53 && (p.Protocol == observe.ProtoUDP || p.Protocol == observe.ProtoTCP)
+}
+
+// inexpressibleEdge says whether NetworkPolicy has no way to allow an
+// edge: it cannot name one of its peers, or the edge is ICMP.
+func inexpressibleEdge(e synth.Edge, g *synth.Graph) bool {
+	return inexpressible(e.From, g) || inexpressible(e.To, g) || e.Protocol.IsICMP()
 }
 
 // inexpressible says whether NetworkPolicy has no way to name a peer.

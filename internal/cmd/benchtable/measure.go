@@ -71,7 +71,7 @@ func measure(ctx context.Context, cfg config, n int) (row, error) {
 			return r, err
 		}
 	}
-	if r.grpcRate, r.stockRate, err = grpcRates(ctx, cfg, sample); err != nil {
+	if r.grpcRate, r.stockRate, err = grpcRates(ctx, cfg, sample, r.sample); err != nil {
 		return r, err
 	}
 	beforeFold := liveHeap()
@@ -285,15 +285,11 @@ func ingestHubbleCLI(hubble, path string) (int, error) {
 	return n, nil
 }
 
-// grpcRates serves the sample from `netpolgen replay` in its own
+// grpcRates serves the sample (want flows) from `netpolgen replay` in its own
 // process, as Relay would be, and reads it all over loopback with
 // netpolgen's source and with the stock generated client (full decoding,
 // then FromProto).
-func grpcRates(ctx context.Context, cfg config, sample string) (fast, stock float64, err error) {
-	want, err := countFlowsIn(ctx, sample)
-	if err != nil {
-		return 0, 0, err
-	}
+func grpcRates(ctx context.Context, cfg config, sample string, want int) (fast, stock float64, err error) {
 	addr, stop, err := startReplay(ctx, cfg.netpolgen, sample)
 	if err != nil {
 		return 0, 0, err
@@ -314,13 +310,6 @@ func grpcRates(ctx context.Context, cfg config, sample string) (fast, stock floa
 		stock, fast = max(stock, s), max(fast, f)
 	}
 	return fast, stock, nil
-}
-
-// countFlowsIn counts the flows of a capture file.
-func countFlowsIn(ctx context.Context, path string) (int, error) {
-	src := observe.NewFileSource([]string{path}, observe.FileOptions{})
-	defer src.Close()
-	return countFlows(ctx, src)
 }
 
 // startReplay runs `netpolgen replay` on a free loopback port and returns
