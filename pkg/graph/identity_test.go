@@ -92,6 +92,8 @@ func TestIdentityRules(t *testing.T) {
 		{name: "world identity number without labels", ep: observe.Endpoint{Identity: 2}, addr: "203.0.113.7", wantKey: "external:203.0.113.7/32"},
 		{name: "health identity number without labels", ep: observe.Endpoint{Identity: 4}, wantSkip: "health"},
 		{name: "init is not a workload", ep: reserved("init"), wantSkip: "init"},
+		{name: "unknown is left out", ep: reserved("unknown"), addr: "fe80::1", wantSkip: "reserved:unknown"},
+		{name: "an identity number newer than this code is left out", ep: observe.Endpoint{Identity: 200}, wantSkip: "reserved:unknown-200"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
