@@ -36,8 +36,8 @@ func TestLearnLeavesOutUnknownIdentities(t *testing.T) {
 	}
 	for i := 0; i < 3; i++ {
 		add(3*i, &flowpb.Flow{
-			IP: &flowpb.IP{Source: "10.244.0.11", Destination: "10.244.0.12", IpVersion: flowpb.IPVersion_IPv4},
-			L4: &flowpb.Layer4{Protocol: &flowpb.Layer4_TCP{TCP: &flowpb.TCP{SourcePort: 40000 + uint32(i), DestinationPort: 8080, Flags: &flowpb.TCPFlags{SYN: true}}}},
+			IP:     &flowpb.IP{Source: "10.244.0.11", Destination: "10.244.0.12", IpVersion: flowpb.IPVersion_IPv4},
+			L4:     &flowpb.Layer4{Protocol: &flowpb.Layer4_TCP{TCP: &flowpb.TCP{SourcePort: 40000 + uint32(i), DestinationPort: 8080, Flags: &flowpb.TCPFlags{SYN: true}}}},
 			Source: web, Destination: api, IsReply: wrapperspb.Bool(false),
 		})
 		// What the agent reports for a pod's router solicitation: both
