@@ -123,6 +123,9 @@ func mergePeer(a, b Peer, maxL7 int) Peer {
 	a.ServiceAccount = minNonEmpty(a.ServiceAccount, b.ServiceAccount)
 	a.SelectorIncomplete = a.SelectorIncomplete || b.SelectorIncomplete
 	a.names, _ = unionCapped(a.names, b.names, maxL7)
+	var cut bool
+	a.Identities, cut = unionLabelSets(a.Identities, b.Identities, MaxIdentities)
+	a.IdentitiesTruncated = a.IdentitiesTruncated || b.IdentitiesTruncated || cut
 	return a
 }
 

@@ -217,6 +217,11 @@ func (ids *identities) newInfo(namespace string, labels []string) *endpointInfo 
 		p.SelectorIncomplete = len(p.Labels) == 0
 	}
 	in.peer = ids.intern(p)
+	// Once per distinct label set, not per flow.
+	q := &ids.peers[in.peer]
+	var cut bool
+	q.Identities, cut = addLabelSet(q.Identities, identityLabels(labels), MaxIdentities)
+	q.IdentitiesTruncated = q.IdentitiesTruncated || cut
 	return in
 }
 

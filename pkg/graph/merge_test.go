@@ -36,6 +36,11 @@ func randomFlows(r *rand.Rand, n int, directedOnly bool) []flowSpec {
 		var s flowSpec
 		i := r.IntN(len(workloads))
 		s.src, s.srcIP = workloads[i], ips[i]
+		if i == 1 {
+			// One workload rolls out often: more identity label sets
+			// than a peer keeps, to exercise the cap.
+			s.src = pod("shop", "cart-5c9f7d6b8-bbbbb", "app=cart", fmt.Sprintf("pod-template-hash=h%02d", r.IntN(3*MaxIdentities)))
+		}
 		if r.IntN(4) == 0 {
 			j := r.IntN(len(others))
 			s.dst, s.dstIP = others[j], otherIPs[j]

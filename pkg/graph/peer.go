@@ -83,6 +83,14 @@ type Peer struct {
 	// SelectorIncomplete marks a workload without any stable label: a
 	// label selector cannot single it out.
 	SelectorIncomplete bool
+	// Identities are the Cilium identity label sets a workload's pods
+	// were seen with, as the flows carried them ("k8s:app=reviews",
+	// "k8s:io.kubernetes.pod.namespace=shop", namespace and rollout
+	// labels included), each sorted: the smallest MaxIdentities sets, so
+	// the choice does not depend on flow order. IdentitiesTruncated says
+	// more were seen. Verification gives the workload these identities.
+	Identities          [][]string
+	IdentitiesTruncated bool
 
 	// names are destination_names seen for an external peer (state;
 	// DNSNames adds the DNS-derived ones).

@@ -14,8 +14,13 @@ import (
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
-// SnapshotVersion is the snapshot format this package writes and reads.
-const SnapshotVersion = 1
+// SnapshotVersion is the snapshot format this package writes. Version 2
+// added the identity label sets workloads were seen with; version 1
+// snapshots still load, their workloads without identities.
+const SnapshotVersion = 2
+
+// oldestSnapshotVersion is the oldest format Load reads.
+const oldestSnapshotVersion = 1
 
 // snapshot is the file form of a Graph. Peers are named by Key so files
 // diff and merge by meaning; fields marked derived are written for
@@ -41,6 +46,10 @@ type peerRecord struct {
 	CIDR               string            `json:"cidr,omitempty"`
 	SelectorIncomplete bool              `json:"selector_incomplete,omitempty"`
 	SeenNames          []string          `json:"seen_names,omitempty"`
+	// Identities are the label sets the workload's pods were seen with
+	// (version 2).
+	Identities          [][]string `json:"identities,omitempty"`
+	IdentitiesTruncated bool       `json:"identities_truncated,omitempty"`
 	// Derived.
 	DNSNames    []string `json:"dns_names,omitempty"`
 	InClusterIP bool     `json:"in_cluster_ip,omitempty"`
@@ -92,6 +101,7 @@ func (g *Graph) Save(w io.Writer) error {
 			Key: keys[i], Kind: p.Kind.String(), Namespace: p.Namespace, Labels: p.Labels, Name: p.Name,
 			ServiceAccount: p.ServiceAccount, Entity: p.Entity, SelectorIncomplete: p.SelectorIncomplete,
 			SeenNames: p.names, DNSNames: p.DNSNames, InClusterIP: p.InClusterIP, InCluster: p.InClusterReason.String(),
+			Identities: p.Identities, IdentitiesTruncated: p.IdentitiesTruncated,
 		}
 		if p.Kind == KindExternal {
 			r.CIDR = p.CIDR.String()
@@ -168,8 +178,8 @@ func Load(r io.Reader, name string) (*Graph, error) {
 	if head.Version == nil {
 		return nil, fmt.Errorf("load graph snapshot %s: no \"version\" field: not a netpolgen graph snapshot", name)
 	}
-	if *head.Version != SnapshotVersion {
-		return nil, fmt.Errorf("load graph snapshot %s: version %d is not supported (this netpolgen reads version %d)", name, *head.Version, SnapshotVersion)
+	if *head.Version < oldestSnapshotVersion || *head.Version > SnapshotVersion {
+		return nil, fmt.Errorf("load graph snapshot %s: version %d is not supported (this netpolgen reads versions %d to %d)", name, *head.Version, oldestSnapshotVersion, SnapshotVersion)
 	}
 	var s snapshot
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -198,6 +208,11 @@ func (s *snapshot) graph() (*Graph, error) {
 		if kind == KindWorkload && p.Labels == nil {
 			p.Labels = map[string]string{}
 		}
+		if len(r.Identities) > 0 && kind != KindWorkload {
+			return nil, fmt.Errorf("peer %q: only workloads have identity label sets", r.Key)
+		}
+		p.Identities, p.IdentitiesTruncated = canonicalLabelSets(r.Identities)
+		p.IdentitiesTruncated = p.IdentitiesTruncated || r.IdentitiesTruncated
 		if kind == KindExternal {
 			prefix, err := netip.ParsePrefix(r.CIDR)
 			if err != nil {
@@ -279,6 +294,19 @@ func canonical[T cmp.Ordered](s []T) []T {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return slices.Compact(s)
+}
+
+// canonicalLabelSets sorts a hand-edited list of label sets back into the
+// capped, sorted form, reporting whether the cap left some out.
+func canonicalLabelSets(sets [][]string) ([][]string, bool) {
+	var out [][]string
+	cut := false
+	for _, s := range sets {
+		var c bool
+		out, c = addLabelSet(out, canonical(s), MaxIdentities)
+		cut = cut || c
+	}
+	return out, cut
 }
 
 func parseDirection(s string) (Direction, bool) {

@@ -21,7 +21,7 @@ func TestSnapshotRoundTripsByteIdentically(t *testing.T) {
 	if diff := cmp.Diff(edgeLines(g, g.Edges), edgeLines(loaded, loaded.Edges)); diff != "" {
 		t.Errorf("edges changed (-saved +loaded):\n%s", diff)
 	}
-	if !strings.HasPrefix(string(first), "{\n \"version\": 1,") {
+	if !strings.HasPrefix(string(first), "{\n \"version\": 2,") {
 		t.Errorf("snapshot does not start with its version: %.40q", first)
 	}
 }
@@ -31,10 +31,10 @@ func TestLoadRejectsBadSnapshots(t *testing.T) {
 	tests := []struct {
 		name, data, wantErr string
 	}{
-		{"future version", strings.Replace(valid, `"version": 1`, `"version": 2`, 1), "shop.graph.json: version 2 is not supported (this netpolgen reads version 1)"},
+		{"future version", strings.Replace(valid, `"version": 2`, `"version": 3`, 1), "shop.graph.json: version 3 is not supported (this netpolgen reads versions 1 to 2)"},
 		{"no version", `{"peers": []}`, `shop.graph.json: no "version" field`},
 		{"not JSON", `flows`, "shop.graph.json: not a snapshot"},
-		{"unknown field", strings.Replace(valid, `"version": 1,`, `"version": 1, "extra": true,`, 1), `unknown field "extra"`},
+		{"unknown field", strings.Replace(valid, `"version": 2,`, `"version": 2, "extra": true,`, 1), `unknown field "extra"`},
 		{"edge to an unlisted peer", strings.Replace(valid, `"to": "workload:shop/app=cart"`, `"to": "workload:shop/app=nope"`, 1), "names a peer that is not listed"},
 		{"peer key that its fields contradict", strings.Replace(valid, `"key": "workload:shop/app=cart"`, `"key": "workload:shop/app=kart"`, 1), `its fields name it "workload:shop/app=cart"`},
 		{"unknown protocol", strings.Replace(valid, `"protocol": "TCP"`, `"protocol": "QUIC"`, 1), `unknown protocol "QUIC"`},
