@@ -245,8 +245,12 @@ func mix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
+// rememberWorkloadIP records the address a workload, or the
+// kube-apiserver, was seen with: the API server's addresses are what a
+// NetworkPolicy must name to keep workloads' access to it.
 func (b *Builder) rememberWorkloadIP(id int32, addr netip.Addr) {
-	if !addr.IsValid() || b.ids.peers[id].Kind != KindWorkload {
+	p := &b.ids.peers[id]
+	if !addr.IsValid() || (p.Kind != KindWorkload && !(p.Kind == KindReserved && p.Entity == EntityKubeAPIServer)) {
 		return
 	}
 	for int(id) >= len(b.lastIP) {

@@ -3,6 +3,7 @@ package graph
 import (
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -48,6 +49,12 @@ func (g *Graph) flagPodAddresses() {
 	for _, o := range g.workloadIPs {
 		addr, err := netip.ParseAddr(o.IP)
 		if err != nil {
+			continue
+		}
+		// The kube-apiserver's addresses are recorded here too; they are
+		// no pod's and say nothing about pod ranges.
+		o.Owners = slices.DeleteFunc(slices.Clone(o.Owners), func(k string) bool { return !strings.HasPrefix(k, "workload:") })
+		if len(o.Owners) == 0 {
 			continue
 		}
 		owners[addr] = o.Owners

@@ -19,6 +19,7 @@ func FromGraph(g *graph.Graph) *Graph {
 	c := converter{g: g, out: &Graph{NameIPs: map[string][]netip.Addr{}}, edges: map[ConnKey]*Edge{}}
 	c.workloads()
 	c.dns()
+	c.addresses()
 	for _, e := range g.PolicyEdges() {
 		c.edge(e)
 	}

@@ -115,7 +115,7 @@ func (pl *Plan) kubernetesPeers(r Rule, ns string, ingress bool) ([]networkingv1
 		}
 	}
 	for _, b := range dedupPrefixes(blocks) {
-		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: b.String()}})
+		peers = append(peers, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: b.String(), Except: pl.clusterExcept(b)}})
 	}
 	return peers, warnings
 }
@@ -143,6 +143,18 @@ func (pl *Plan) entityBlocks(e Entity, ports []PortRange, ingress bool) ([]netip
 		note = fmt.Sprintf("%s on %s: written as ipBlocks of its observed endpoints; Cilium matches them only when the API server runs outside the cluster or with policy-cidr-match-mode=nodes", e, rangesText(ports))
 	}
 	return blocks, note
+}
+
+// clusterExcept lists the cluster ranges inside a block: a block as wide
+// as 0.0.0.0/0 must not also allow the cluster's own pods and Services.
+func (pl *Plan) clusterExcept(b netip.Prefix) []string {
+	var out []string
+	for _, c := range pl.ClusterCIDRs {
+		if c.Bits() > b.Bits() && b.Contains(c.Addr()) {
+			out = append(out, c.Masked().String())
+		}
+	}
+	return out
 }
 
 func podPeer(sel map[string]string, peerNS, policyNS string) networkingv1.NetworkPolicyPeer {

@@ -21,6 +21,13 @@ type Graph struct {
 	// EntityIPs are the addresses seen for reserved entities (for example
 	// the kube-apiserver's endpoints), used for NetworkPolicy ipBlocks.
 	EntityIPs map[Entity][]netip.Addr
+	// ClusterCIDRs are the cluster's pod and service ranges, when known:
+	// an ipBlock standing for any outside address excepts them.
+	ClusterCIDRs []netip.Prefix
+	// Exposures are what the cluster says is reachable from outside
+	// (LoadBalancer and NodePort Services, Ingress and Gateway backends),
+	// evidence for the public-endpoint decision.
+	Exposures []Exposure
 	// Window describes the learning window, for the report.
 	Window Window
 }

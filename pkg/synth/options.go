@@ -116,6 +116,10 @@ type Options struct {
 	// stable labels; DefaultDNSSelector when zero.
 	DNS        DNSSelector
 	Generalize Generalize
+	// Public and NotPublic force the public-endpoint decision for a
+	// workload or one of its ports, whatever the evidence says.
+	Public    []EndpointRef
+	NotPublic []EndpointRef
 }
 
 func (o Options) withDefaults() Options {

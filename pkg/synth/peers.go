@@ -27,17 +27,24 @@ func (b *builder) ingressPeer(e Edge) (Peer, bool) {
 	case PeerFQDN:
 		// Ingress cannot match names; fall back to what the name resolved to.
 		ips := b.g.NameIPs[p.FQDN]
-		if len(ips) == 0 || b.opts.Generalize.WorldIngressEntity {
+		if len(ips) == 0 || b.publicPort(e) {
 			return EntityPeer(EntityWorld), true
 		}
 		return b.widen(AddrPeer(ips[0])), true
 	case PeerCIDR:
-		if b.opts.Generalize.WorldIngressEntity {
+		if b.publicPort(e) {
 			return EntityPeer(EntityWorld), true
 		}
 		return b.widen(p), true
 	}
 	return p, true
+}
+
+// publicPort says whether the edge's destination port was decided a
+// public endpoint, open to any outside address.
+func (b *builder) publicPort(e Edge) bool {
+	d := b.public[EndpointRef{Workload: e.To.Workload, Port: PortKey{e.Protocol, e.Port}}]
+	return d != nil && d.Public
 }
 
 // widen applies the user's --generalize world prefix to an address.

@@ -14,14 +14,22 @@ type Plan struct {
 	// Namespaces are the managed namespaces that get a default-deny.
 	Namespaces []string
 	Policies   []*WorkloadPolicy
+	// Public are the decisions about ingress from outside the cluster,
+	// one per (workload, port) that took it.
+	Public []PublicDecision
+	// EgressHints say where the evidence suggests widening egress to
+	// outside addresses; nothing is widened without --generalize.
+	EgressHints []string
 	// Skipped are edges no policy expresses, with why.
 	Skipped  []SkippedEdge
 	Warnings []string
 	// Selectors, NameIPs and EntityIPs carry what rendering needs to
-	// know about peers.
-	Selectors map[WorkloadRef]map[string]string
-	NameIPs   map[string][]netip.Addr
-	EntityIPs map[Entity][]netip.Addr
+	// know about peers; ClusterCIDRs are left out of ipBlocks that stand
+	// for any outside address.
+	Selectors    map[WorkloadRef]map[string]string
+	NameIPs      map[string][]netip.Addr
+	EntityIPs    map[Entity][]netip.Addr
+	ClusterCIDRs []netip.Prefix
 }
 
 // WorkloadPolicy is everything one workload may send and receive.
@@ -76,6 +84,14 @@ func Build(g *Graph, opts Options) (*Plan, error) {
 		plan.Selectors[w.WorkloadRef] = w.Selector
 	}
 	plan.NameIPs, plan.EntityIPs = g.NameIPs, g.EntityIPs
+	plan.ClusterCIDRs = append([]netip.Prefix(nil), g.ClusterCIDRs...)
+	sort.Slice(plan.ClusterCIDRs, func(i, j int) bool {
+		a, b := plan.ClusterCIDRs[i], plan.ClusterCIDRs[j]
+		if c := a.Addr().Compare(b.Addr()); c != 0 {
+			return c < 0
+		}
+		return a.Bits() < b.Bits()
+	})
 	return plan, nil
 }
 
@@ -91,7 +107,9 @@ type builder struct {
 	dnsServers map[WorkloadRef]map[Peer]bool
 	otherDNS   map[WorkloadRef]map[Peer]bool
 	resolvers  map[WorkloadRef]bool
-	plan       Plan
+	// public are the decisions about ingress from outside the cluster.
+	public map[EndpointRef]*PublicDecision
+	plan   Plan
 }
 
 type policyDraft struct {
@@ -155,6 +173,14 @@ func (b *builder) managed(p Peer) *policyDraft {
 }
 
 func (b *builder) collect() {
+	b.public = b.publicDecisions()
+	for _, d := range sortedDecisions(b.public) {
+		if b.opts.Manages(d.Endpoint.Workload.Namespace) {
+			b.plan.Public = append(b.plan.Public, d)
+		}
+	}
+	b.unusedEndpointFlags()
+	b.plan.EgressHints = b.egressHints()
 	for _, w := range b.g.Workloads {
 		if b.managed(WorkloadPeer(w.Namespace, w.Name)) == nil && b.opts.Manages(w.Namespace) {
 			b.plan.Warnings = append(b.plan.Warnings, fmt.Sprintf("%s has no labels to select it by: it gets no policy, and a default-deny in its namespace blocks it; give its pods a label", w.WorkloadRef))

@@ -53,6 +53,7 @@ func Report(in ReportInput) []byte {
 	writeVerification(&b, in.Verify)
 	writeConvergence(&b, g)
 	writeWarnings(&b, in)
+	writePublic(&b, pl)
 	writeServiceMap(&b, g)
 	writeEvidence(&b, pl)
 	return b.Bytes()
@@ -166,8 +167,6 @@ func writeWarnings(b *bytes.Buffer, in ReportInput) {
 			switch {
 			case e.From == WorkloadPeer(ref.Namespace, ref.Name) && e.To == EntityPeer(EntityKubeAPIServer):
 				ws = append(ws, fmt.Sprintf("%s reaches the kube-apiserver on %s.", ref, e.Key().Port))
-			case e.To == WorkloadPeer(ref.Namespace, ref.Name) && isWorld(e.From):
-				ws = append(ws, fmt.Sprintf("%s takes ingress from outside the cluster (%s) on %s.", ref, e.From, e.Key().Port))
 			}
 			if e.Dropped > 0 && e.From != e.To {
 				ws = append(ws, fmt.Sprintf("%s -> %s %s: %d flows were dropped during learning.", e.From, e.To, e.Key().Port, e.Dropped))
@@ -190,8 +189,31 @@ func writeWarnings(b *bytes.Buffer, in ReportInput) {
 	}
 }
 
-func isWorld(p Peer) bool {
-	return p.Kind == PeerCIDR || p.Kind == PeerFQDN || (p.Kind == PeerEntity && p.Entity == EntityWorld)
+// writePublic states, per workload port that took ingress from outside
+// the cluster, whether it is open to any address, the evidence, and the
+// flag that reverses the decision.
+func writePublic(b *bytes.Buffer, pl *Plan) {
+	if len(pl.Public) == 0 && len(pl.EgressHints) == 0 {
+		return
+	}
+	b.WriteString("\n## Traffic from and to outside the cluster\n\n")
+	if len(pl.Public) > 0 {
+		b.WriteString("Ingress from outside addresses, decided per workload port (see docs/synth.md, \"Public endpoints\"):\n\n")
+		b.WriteString("| Workload port | Decision | Evidence | Reverse with |\n|---|---|---|---|\n")
+		for _, d := range pl.Public {
+			decision := "exact addresses"
+			if d.Public {
+				decision = "**public**: any outside address"
+			}
+			fmt.Fprintf(b, "| %s %s | %s | %s | `%s` |\n", d.Endpoint.Workload, d.Endpoint.Port, decision, d.Why, d.Reverse)
+		}
+	}
+	if len(pl.EgressHints) > 0 {
+		b.WriteString("\nEgress to outside addresses without a DNS name stays exact; the evidence suggests:\n\n")
+		for _, h := range pl.EgressHints {
+			fmt.Fprintf(b, "- %s\n", h)
+		}
+	}
 }
 
 func dedup(ss []string) []string {
