@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/netpolgen/netpolgen/internal/atomicfile"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
@@ -140,14 +141,12 @@ func (g *Graph) Save(w io.Writer) error {
 	return enc.Encode(s)
 }
 
-// SaveFile writes the graph's snapshot to path.
+// SaveFile checkpoints the graph's snapshot to path. The write is atomic:
+// a kill, a crash or a full disk part way leaves the previous checkpoint
+// readable, so a day of learning is never lost to one bad moment.
 func SaveFile(path string, g *Graph) error {
-	var buf bytes.Buffer
-	if err := g.Save(&buf); err != nil {
-		return fmt.Errorf("save graph snapshot %s: %w", path, err)
-	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("save graph snapshot: %w", err)
+	if err := atomicfile.Write(path, 0o644, g.Save); err != nil {
+		return fmt.Errorf("save checkpoint %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,137 @@
+// Package atomicfile replaces a file so that a reader, a crash or a full
+// disk leaves either the old content or the new, never a torn file.
+package atomicfile
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// TempPattern is the name pattern of the temporary file Write creates
+// beside path; a kill can leave one behind, and it never ends in the
+// target's extension, so tools that read "*.json" or "*.yaml" skip it.
+func TempPattern(path string) string {
+	return "." + filepath.Base(path) + ".tmp-*"
+}
+
+// Error is a failed Write. The file at Path is exactly as it was before.
+type Error struct {
+	Path string
+	// Existed says a previous file was there; it is still there, intact.
+	Existed bool
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Existed {
+		return fmt.Sprintf("%s: %v; the previous file is intact", e.Path, e.Err)
+	}
+	return fmt.Sprintf("%s: %v; no file was written", e.Path, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// WriteFile replaces path with data.
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Write replaces path with what produce writes: into a temporary file in
+// the same directory (so the rename cannot cross filesystems), fsync,
+// rename over path, fsync of the directory so the rename itself survives
+// a power loss. Until the rename the old file is untouched; after it the
+// new one is complete. On any error the temporary file is removed.
+func Write(path string, perm fs.FileMode, produce func(io.Writer) error) error {
+	return write(path, perm, produce, nil)
+}
+
+// write is Write with a hook that wraps the temporary file, so tests can
+// inject the failures a real disk produces mid-write.
+func write(path string, perm fs.FileMode, produce func(io.Writer) error, wrap func(io.Writer) io.Writer) error {
+	fail := func(err error) error {
+		_, statErr := os.Lstat(path)
+		return &Error{Path: path, Existed: statErr == nil, Err: cause(err)}
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, TempPattern(path))
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fail(fmt.Errorf("create a temporary file in %s: %w", dir, err))
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	var w io.Writer = tmp
+	if wrap != nil {
+		w = wrap(tmp)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	if err := produce(bw); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fail(err)
+	}
+	committed = true
+	// The new file is in place; a failed directory sync only weakens
+	// what survives a power loss, so it is reported, not undone.
+	if err := SyncDir(dir); err != nil {
+		return fmt.Errorf("%s: written, but %w", path, err)
+	}
+	return nil
+}
+
+// SyncDir makes renames and removals in dir durable. Filesystems that
+// cannot sync a directory (EINVAL) are not an error.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOTSUP) {
+		return fmt.Errorf("fsync directory %s: %w", dir, cause(err))
+	}
+	return nil
+}
+
+// cause drops the temporary file's name from an *fs.PathError or
+// *os.LinkError: the caller names the real file, and the temporary one
+// is gone by the time anyone reads the message.
+func cause(err error) error {
+	switch e := err.(type) {
+	case *fs.PathError:
+		return fmt.Errorf("%s: %w", e.Op, e.Err)
+	case *os.LinkError:
+		return fmt.Errorf("%s: %w", e.Op, e.Err)
+	}
+	return err
+}
