@@ -73,8 +73,9 @@ func FromProto(p *flowpb.Flow) Flow {
 		if h := l7.GetHttp(); h != nil {
 			f.L7.HTTP = &HTTP{Code: h.GetCode(), Method: h.GetMethod(), URL: h.GetUrl(), Protocol: h.GetProtocol()}
 		}
-		if l7.GetKafka() != nil { //nolint:staticcheck // still emitted by older agents
+		if k := l7.GetKafka(); k != nil { //nolint:staticcheck // still emitted by older agents
 			f.L7.Other = "kafka"
+			f.L7.Kafka = &Kafka{APIKey: k.GetApiKey(), APIVersion: k.GetApiVersion(), Topic: k.GetTopic(), ErrorCode: k.GetErrorCode()} //nolint:staticcheck // as above
 		}
 	}
 	return f

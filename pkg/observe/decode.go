@@ -441,13 +441,33 @@ func (d *Decoder) l7() *L7 {
 		case "kafka":
 			if !s.null() {
 				l7.Other = "kafka"
-				s.skip()
+				l7.Kafka = d.kafka()
 			}
 		default:
 			s.skip()
 		}
 	})
 	return l7
+}
+
+func (d *Decoder) kafka() *Kafka {
+	s := &d.s
+	k := &Kafka{}
+	s.object(func(key []byte) {
+		switch string(s.fold(key)) {
+		case "apiKey":
+			k.APIKey = d.str()
+		case "apiVersion":
+			k.APIVersion = s.readInt32()
+		case "topic":
+			k.Topic = d.str()
+		case "errorCode":
+			k.ErrorCode = s.readInt32()
+		default:
+			s.skip()
+		}
+	})
+	return k
 }
 
 func (d *Decoder) dns() *DNS {

@@ -178,9 +178,19 @@ type L7 struct {
 	LatencyNS uint64
 	DNS       *DNS
 	HTTP      *HTTP
-	// Other names another L7 protocol (such as "kafka") that netpolgen
-	// does not decode.
+	Kafka     *Kafka
+	// Other names another L7 protocol: "kafka" for Kafka records (which
+	// are also decoded into Kafka).
 	Other string
+}
+
+// Kafka is a Kafka request or response seen by Cilium's Kafka proxy.
+type Kafka struct {
+	// APIKey names the request ("produce", "fetch", ...).
+	APIKey     string
+	APIVersion int32
+	Topic      string
+	ErrorCode  int32
 }
 
 // DNS is a DNS request or response.

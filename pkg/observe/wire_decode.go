@@ -613,20 +613,43 @@ func (d *WireDecoder) l7(data []byte, l7 *L7) error {
 			l7.LatencyNS = f.v
 		case f.bytes(100):
 			if l7.DNS == nil {
-				l7.DNS, l7.HTTP, l7.Other = &DNS{}, nil, ""
+				l7.DNS, l7.HTTP, l7.Other, l7.Kafka = &DNS{}, nil, "", nil
 			}
 			if err := d.dns(f.b, l7.DNS); err != nil {
 				return err
 			}
 		case f.bytes(101):
 			if l7.HTTP == nil {
-				l7.DNS, l7.HTTP, l7.Other = nil, &HTTP{}, ""
+				l7.DNS, l7.HTTP, l7.Other, l7.Kafka = nil, &HTTP{}, "", nil
 			}
 			if err := d.http(f.b, l7.HTTP); err != nil {
 				return err
 			}
 		case f.bytes(102):
-			l7.DNS, l7.HTTP, l7.Other = nil, nil, "kafka"
+			if l7.Kafka == nil {
+				l7.DNS, l7.HTTP, l7.Other, l7.Kafka = nil, nil, "kafka", &Kafka{}
+			}
+			if err := d.kafka(f.b, l7.Kafka); err != nil {
+				return err
+			}
+		}
+	}
+	return r.err
+}
+
+func (d *WireDecoder) kafka(data []byte, k *Kafka) error {
+	var f wireField
+	r := wireReader{b: data}
+	for r.next(&f) {
+		switch {
+		case f.varint(1):
+			k.ErrorCode = int32(f.v)
+		case f.varint(2):
+			k.APIVersion = int32(f.v)
+		case f.bytes(3):
+			k.APIKey = d.strings.get(f.b)
+		case f.bytes(5):
+			k.Topic = d.strings.get(f.b)
 		}
 	}
 	return r.err
