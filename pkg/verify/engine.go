@@ -5,7 +5,9 @@ import (
 	"log/slog"
 	"math"
 
+	"github.com/cilium/cilium/pkg/crypto/certificatemanager"
 	"github.com/cilium/cilium/pkg/endpoint/regeneration"
+	envoypolicy "github.com/cilium/cilium/pkg/envoy/policy"
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/identity/identitymanager"
 	ipcachetypes "github.com/cilium/cilium/pkg/ipcache/types"
@@ -41,7 +43,10 @@ func newEngine(logger *slog.Logger, ids identity.IdentityMap, ps *Policies) (*en
 // entries before they are added.
 func newEngineWith(logger *slog.Logger, ids identity.IdentityMap, ps *Policies, visit func(kind, namespace, name string, entries policytypes.PolicyEntries)) (*engine, error) {
 	idm := identitymanager.NewIDManager(logger)
-	repo := policy.NewPolicyRepository(logger, ids, nil, nil, idm, testpolicy.NewPolicyMetricsNoop())
+	// HTTP rules are translated for Envoy when a policy is resolved; the
+	// secrets a header rule may name are never fetched offline.
+	l7 := envoypolicy.NewEnvoyL7RulesTranslator(logger, certificatemanager.NewMockSecretManagerSDS())
+	repo := policy.NewPolicyRepository(logger, ids, nil, l7, idm, testpolicy.NewPolicyMetricsNoop())
 	repo.GetSelectorCache().SetLocalIdentityNotifier(testidentity.NewDummyIdentityNotifier())
 	idm.Subscribe(testpolicy.SelectorCacheObserver{Cache: repo.GetSubjectSelectorCache()})
 	resources := resourceIDs{}
