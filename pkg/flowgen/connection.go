@@ -34,7 +34,14 @@ func (g *gen) pickEnd(p Peer, server *end) end {
 		pd := pods[g.rng.IntN(len(pods))]
 		return end{ep: pd.ep, ip: pd.ip, node: pd.node, wl: p.Workload}
 	case PeerWorld:
-		return end{ep: reserved(2, "world"), ip: p.IPs[g.rng.IntN(len(p.IPs))], node: -1, wl: -1}
+		i := 0
+		if p.InTurn {
+			i = g.turns[&p.IPs[0]] % len(p.IPs)
+			g.turns[&p.IPs[0]]++
+		} else {
+			i = g.rng.IntN(len(p.IPs))
+		}
+		return end{ep: reserved(2, "world"), ip: p.IPs[i], node: -1, wl: -1}
 	case PeerHost:
 		node := 0
 		if server != nil && server.node >= 0 {

@@ -75,9 +75,11 @@ type gen struct {
 	pods       [][]pod // by workload
 	nodeIPs    []netip.Addr
 	serviceIPs map[string]netip.Addr
-	apiserver  netip.Addr
-	flows      uint64
-	lost       uint64
+	// turns is the next address of each InTurn world peer, by its IPs.
+	turns     map[*netip.Addr]int
+	apiserver netip.Addr
+	flows     uint64
+	lost      uint64
 }
 
 func newGen(s *Scenario, opts Options, w io.Writer) *gen {
@@ -87,6 +89,7 @@ func newGen(s *Scenario, opts Options, w io.Writer) *gen {
 		out:        bufio.NewWriterSize(w, 1<<20),
 		enc:        encoder{camel: opts.Camel},
 		serviceIPs: map[string]netip.Addr{},
+		turns:      map[*netip.Addr]int{},
 		apiserver:  netip.AddrFrom4([4]byte{172, 18, 0, 2}),
 	}
 	for i := range s.Nodes {
@@ -107,6 +110,10 @@ func (g *gen) makePods() {
 	g.pods = make([][]pod, len(g.s.Workloads))
 	for wi, w := range g.s.Workloads {
 		hashes := map[string]string{}
+		jobUID := ""
+		if w.Kind == "Job" {
+			jobUID = g.uid()
+		}
 		for r := 0; r < w.Replicas; r++ {
 			release := ""
 			if len(w.Releases) > 0 {
@@ -117,11 +124,14 @@ func (g *gen) makePods() {
 			}
 			name := g.podName(w, r, hashes[release])
 			node := (wi + r) % len(g.s.Nodes)
-			for hostPart[node] >= maxPodsPerNode {
+			for hostPart[node] >= maxPodsPerNode-g.s.PodHostOffset {
 				node = (node + 1) % len(g.s.Nodes)
 			}
 			hostPart[node]++
 			labels := podLabels(w, release, hashes[release], name, r)
+			if w.Kind == "Job" {
+				labels = jobLabels(labels, w, jobUID)
+			}
 			key := strings.Join(labels, ",")
 			id, ok := identities[key]
 			if !ok {
@@ -134,7 +144,7 @@ func (g *gen) makePods() {
 			}
 			usedIDs[[2]int{node, epID}] = true
 			g.pods[wi] = append(g.pods[wi], pod{
-				ip:   podIP(node, hostPart[node]),
+				ip:   podIP(node, g.s.PodHostOffset+hostPart[node]),
 				node: node,
 				ep: observe.Endpoint{
 					ID: uint32(epID), Identity: id, Namespace: w.Namespace, PodName: name, Labels: labels,
@@ -160,6 +170,8 @@ func (g *gen) podName(w Workload, replica int, hash string) string {
 		return fmt.Sprintf("%s-%d", w.Name, replica)
 	case "DaemonSet":
 		return fmt.Sprintf("%s-%s", w.Name, g.token(5))
+	case "Job":
+		return fmt.Sprintf("%s-%s-%s", w.Name, w.Run, g.token(5))
 	}
 	return fmt.Sprintf("%s-%s-%s", w.Name, hash, g.token(5))
 }
@@ -172,6 +184,9 @@ func podLabels(w Workload, release, hash, podName string, replica int) []string 
 	}
 	if release != "" {
 		labels = append(labels, "k8s:version="+release)
+	}
+	for _, k := range sortedKeys(w.ReleaseLabels) {
+		labels = append(labels, "k8s:"+k+"="+w.ReleaseLabels[k])
 	}
 	if w.VolatileLabels {
 		switch w.Kind {
@@ -191,6 +206,32 @@ func podLabels(w Workload, release, hash, podName string, replica int) []string 
 		"k8s:io.kubernetes.pod.namespace="+w.Namespace)
 	sort.Strings(labels)
 	return labels
+}
+
+// jobLabels adds what the Job controller stamps on a run's pods: the
+// Job's name and UID, in the legacy and the batch.kubernetes.io keys.
+// One uid per Job: all of a run's pods share it.
+func jobLabels(labels []string, w Workload, uid string) []string {
+	job := w.Name + "-" + w.Run
+	labels = append(labels,
+		"k8s:batch.kubernetes.io/controller-uid="+uid,
+		"k8s:batch.kubernetes.io/job-name="+job,
+		"k8s:controller-uid="+uid,
+		"k8s:job-name="+job)
+	sort.Strings(labels)
+	return labels
+}
+
+// uid is a random UUID-shaped string, as the API server assigns.
+func (g *gen) uid() string {
+	const hex = "0123456789abcdef"
+	b := []byte("xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx")
+	for i := range b {
+		if b[i] == 'x' {
+			b[i] = hex[g.rng.IntN(16)]
+		}
+	}
+	return string(b)
 }
 
 // token is a Kubernetes-style random name suffix.

@@ -22,6 +22,9 @@ type Scenario struct {
 	// LostEvents is how many lost_events notices to scatter through the
 	// capture, as a ring buffer overflowing would.
 	LostEvents int
+	// PodHostOffset skips this many host numbers of each node's pod range,
+	// so a later day's pods get addresses the earlier day's did not have.
+	PodHostOffset int
 }
 
 // Workload is a set of pods sharing stable labels.
@@ -30,9 +33,16 @@ type Workload struct {
 	Name      string
 	// Labels are the stable labels a selector should use.
 	Labels map[string]string
-	// Kind is the owning controller: Deployment, StatefulSet or DaemonSet.
+	// Kind is the owning controller: Deployment, StatefulSet, DaemonSet
+	// or Job (a CronJob's run).
 	Kind     string
 	Replicas int
+	// Run names a Job's run ("28950000" makes the Job report-28950000),
+	// which its pods' job-name and controller-uid labels carry.
+	Run string
+	// ReleaseLabels are labels a chart or pipeline stamps on every pod and
+	// changes with each release (helm.sh/chart, app.kubernetes.io/version).
+	ReleaseLabels map[string]string
 	// Releases, when set, split the replicas across rollouts: each gets a
 	// version label and its own pod-template-hash.
 	Releases []string
@@ -64,6 +74,9 @@ type Peer struct {
 	IPs     []netip.Addr
 	DNSName string
 	TTL     uint32
+	// InTurn uses IPs one after another instead of at random, so a pool
+	// of internet clients shows each client once until it wraps.
+	InTurn bool
 }
 
 // Call is a recurring connection from one peer to a port of another.
@@ -111,12 +124,18 @@ func (s *Scenario) Validate() error {
 	for _, w := range s.Workloads {
 		pods += w.Replicas
 	}
-	if pods > len(s.Nodes)*maxPodsPerNode {
-		return fmt.Errorf("scenario %q: %d pods do not fit on %d nodes of %d pods", s.Name, pods, len(s.Nodes), maxPodsPerNode)
+	if s.PodHostOffset < 0 || s.PodHostOffset >= maxPodsPerNode {
+		return fmt.Errorf("scenario %q: PodHostOffset %d, want 0 to %d", s.Name, s.PodHostOffset, maxPodsPerNode-1)
+	}
+	if perNode := maxPodsPerNode - s.PodHostOffset; pods > len(s.Nodes)*perNode {
+		return fmt.Errorf("scenario %q: %d pods do not fit on %d nodes of %d pods", s.Name, pods, len(s.Nodes), perNode)
 	}
 	for i, w := range s.Workloads {
 		if w.Namespace == "" || w.Name == "" || w.Replicas < 1 || len(w.Labels) == 0 {
 			return fmt.Errorf("scenario %q: workload %d (%s/%s) needs a namespace, name, labels and replicas", s.Name, i, w.Namespace, w.Name)
+		}
+		if (w.Kind == "Job") != (w.Run != "") {
+			return fmt.Errorf("scenario %q: workload %d (%s/%s): a Job, and only a Job, needs a Run", s.Name, i, w.Namespace, w.Name)
 		}
 	}
 	if s.DNS >= len(s.Workloads) {
