@@ -3,6 +3,7 @@ package flowgen
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
@@ -72,8 +73,9 @@ type side struct {
 func (g *gen) connection(c *Call, t time.Time) {
 	server := g.pickEnd(c.To, nil)
 	client := g.pickEnd(c.From, &server)
-	if client.wl >= 0 && g.s.DNS >= 0 && (c.To.DNSName != "" || (c.Service != "" && g.rng.IntN(2) == 0)) {
-		t = g.lookup(client, c, server, t)
+	name := c.To.DNSName
+	if client.wl >= 0 && g.s.DNS >= 0 && (c.To.DNSName != "" || len(c.Names) > 0 || (c.Service != "" && g.rng.IntN(2) == 0)) {
+		t, name = g.lookup(client, c, server, t)
 	}
 	var sides []side
 	if client.node >= 0 {
@@ -91,8 +93,8 @@ func (g *gen) connection(c *Call, t time.Time) {
 	if c.Service != "" && server.wl >= 0 {
 		base.DestinationService = observe.Service{Name: c.Service, Namespace: g.s.Workloads[server.wl].Namespace}
 	}
-	if c.To.DNSName != "" {
-		base.DestinationNames = []string{c.To.DNSName}
+	if name != "" && (c.To.DNSName != "" || len(c.Names) > 0) {
+		base.DestinationNames = []string{name}
 	}
 	packets := g.packets(c)
 	for _, sd := range sides {
@@ -119,6 +121,9 @@ func (g *gen) connection(c *Call, t time.Time) {
 			g.emit(&f)
 			if c.HTTP != nil && sd.dir == flowpb.TrafficDirection_INGRESS && i == 2 {
 				g.httpRecords(base, c, client, server, sport, sd, f.Time)
+			}
+			if c.hasL7() && !dropped && sd.dir == flowpb.TrafficDirection_INGRESS && i == 2 {
+				g.l7Records(base, c, client, server, sport, sd, f.Time)
 			}
 		}
 	}
@@ -209,10 +214,11 @@ func (g *gen) httpRecords(base observe.Flow, c *Call, client, server end, sport 
 }
 
 // lookup writes the DNS exchange client makes before dialling c's name,
-// and returns when it ended.
-func (g *gen) lookup(client end, c *Call, server end, t time.Time) time.Time {
-	query, ips, ttl := c.To.DNSName+".", c.To.IPs, c.To.TTL
-	if c.To.DNSName == "" {
+// and returns when it ended and the name it looked up.
+func (g *gen) lookup(client end, c *Call, server end, t time.Time) (time.Time, string) {
+	name := g.lookupName(c)
+	query, ips, ttl := name+".", c.To.IPs, c.To.TTL
+	if name == "" {
 		ns := "default" // the kubernetes Service fronting the apiserver
 		if server.wl >= 0 {
 			ns = g.s.Workloads[server.wl].Namespace
@@ -245,7 +251,7 @@ func (g *gen) lookup(client end, c *Call, server end, t time.Time) time.Time {
 		resp.L7 = &observe.L7{Type: flowpb.L7FlowType_RESPONSE, LatencyNS: 400000, DNS: &observe.DNS{Query: query, IPs: ips, TTL: ttl, Qtypes: []string{"A"}}}
 		g.emit(&resp)
 	}
-	return t.Add(2 * time.Millisecond)
+	return t.Add(2 * time.Millisecond), strings.TrimSuffix(query, ".")
 }
 
 // serviceIP is a stable ClusterIP for a Service.

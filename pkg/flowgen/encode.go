@@ -260,6 +260,17 @@ func (e *encoder) l7(l *observe.L7) {
 		e.str("proxy")
 		e.buf = append(e.buf, '}')
 	}
+	if k := l.Kafka; k != nil {
+		e.key("kafka", "kafka")
+		e.buf = append(e.buf, '{')
+		e.key("api_version", "apiVersion")
+		e.uint(uint64(k.APIVersion))
+		e.key("api_key", "apiKey")
+		e.str(k.APIKey)
+		e.key("topic", "topic")
+		e.str(k.Topic)
+		e.buf = append(e.buf, '}')
+	}
 	if h := l.HTTP; h != nil {
 		e.key("http", "http")
 		e.buf = append(e.buf, '{')

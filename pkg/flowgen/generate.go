@@ -55,7 +55,7 @@ func Generate(s *Scenario, opts Options, w io.Writer) (*Truth, error) {
 	if err := g.out.Flush(); err != nil {
 		return nil, err
 	}
-	return &Truth{Scenario: s.Name, Seed: int64(opts.Seed), Flows: g.flows, LostEvents: g.lost, Connections: truthOf(s)}, nil
+	return &Truth{Scenario: s.Name, Seed: int64(opts.Seed), Flows: g.flows, LostEvents: g.lost, Connections: truthOf(s), L7: l7TruthOf(s)}, nil
 }
 
 // pod is one replica of a workload, as Hubble would name it.

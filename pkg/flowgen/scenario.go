@@ -92,6 +92,13 @@ type Call struct {
 	PerHour float64
 	// HTTP, when set, adds L7 request and response records.
 	HTTP *HTTPCall
+	// Requests and Kafka, when set, add one L7 request and response per
+	// connection, drawn from them (see l7.go).
+	Requests []Request
+	Kafka    []KafkaRequest
+	// Names, when set, are the DNS names clients resolve to reach To, one
+	// drawn per connection (a family such as one name per shard).
+	Names []string
 	// Denied calls are dropped by policy at the destination.
 	Denied bool
 	// OneWay calls get no response (UDP fire-and-forget such as statsd).

@@ -18,6 +18,8 @@ type Truth struct {
 	// LostEvents is the number of events the capture says were lost.
 	LostEvents  uint64       `json:"lost_events"`
 	Connections []Connection `json:"connections"`
+	// L7 is what an L7 policy allows (scenarios with L7 calls only).
+	L7 *L7Truth `json:"l7,omitempty"`
 }
 
 // Connection is one allowed (or, when Denied, policy-dropped) connection
