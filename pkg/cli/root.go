@@ -60,6 +60,7 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newVerifyCommand(streams),
 		newReplayCommand(streams),
 		newDriftCommand(streams),
+		newVisibilityCommand(streams),
 	)
 	return root
 }
