@@ -58,7 +58,7 @@ func (c *converter) workloads() {
 		}
 		used[ref] = true
 		c.refs[graph.PeerID(i)] = ref
-		c.out.Workloads = append(c.out.Workloads, Workload{WorkloadRef: ref, Selector: p.Labels})
+		c.out.Workloads = append(c.out.Workloads, Workload{WorkloadRef: ref, Selector: p.Labels, Identities: p.Identities, IdentitiesTruncated: p.IdentitiesTruncated})
 		if p.SelectorIncomplete {
 			c.note(fmt.Sprintf("workload %s: its selector may be incomplete (%s); review it", ref, p.SelectorString()))
 		}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sort"
 	"testing"
 	"time"
 
@@ -20,11 +21,14 @@ var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 
 func wl(ns, name string, sel ...string) Workload {
 	w := Workload{WorkloadRef: WorkloadRef{ns, name}, Selector: map[string]string{}}
-	w.Labels = append(w.Labels, "k8s:io.kubernetes.pod.namespace="+ns)
+	// As Cilium labels a pod on Kubernetes 1.21 and later.
+	labels := []string{"k8s:io.kubernetes.pod.namespace=" + ns, "k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=" + ns}
 	for i := 0; i+1 < len(sel); i += 2 {
 		w.Selector[sel[i]] = sel[i+1]
-		w.Labels = append(w.Labels, "k8s:"+sel[i]+"="+sel[i+1])
+		labels = append(labels, "k8s:"+sel[i]+"="+sel[i+1])
 	}
+	sort.Strings(labels)
+	w.Identities = [][]string{labels}
 	return w
 }
 

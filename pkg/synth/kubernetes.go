@@ -89,13 +89,13 @@ func (pl *Plan) kubernetesPeers(r Rule, ns string, ingress bool) ([]networkingv1
 	var peers []networkingv1.NetworkPolicyPeer
 	var warnings []string
 	if r.DNSSelector != nil {
-		peers = append(peers, podPeer(r.DNSSelector.Labels, r.DNSSelector.Namespace, ns))
+		peers, warnings = pl.appendPodPeer(peers, warnings, r.DNSSelector.Labels, r.DNSSelector.Namespace, ns, r.Ports)
 	}
 	var blocks []netip.Prefix
 	for _, p := range r.Peers {
 		switch p.Kind {
 		case PeerWorkload:
-			peers = append(peers, podPeer(pl.Selectors[p.Workload], p.Workload.Namespace, ns))
+			peers, warnings = pl.appendPodPeer(peers, warnings, pl.Selectors[p.Workload], p.Workload.Namespace, ns, r.Ports)
 		case PeerCIDR:
 			blocks = append(blocks, p.Prefix)
 		case PeerFQDN:
@@ -157,12 +157,40 @@ func (pl *Plan) clusterExcept(b netip.Prefix) []string {
 	return out
 }
 
-func podPeer(sel map[string]string, peerNS, policyNS string) networkingv1.NetworkPolicyPeer {
+// appendPodPeer adds a peer selecting pods by labels. A peer in another
+// namespace needs a namespaceSelector, which selects by the namespace
+// labels Cilium puts on the pods' identities: when the identities seen
+// show none that singles the namespace out, the peer is left out with a
+// warning, since a selector that matches nothing would only pretend.
+func (pl *Plan) appendPodPeer(peers []networkingv1.NetworkPolicyPeer, warnings []string, sel map[string]string, peerNS, policyNS string, ports []PortRange) ([]networkingv1.NetworkPolicyPeer, []string) {
 	p := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: copyLabels(sel)}}
 	if peerNS != policyNS {
-		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{k8sNamespaceNameLabel: peerNS}}
+		nsSel, ok := pl.NamespaceSelections[peerNS]
+		if !ok {
+			nsSel = NamespaceSelection{Labels: map[string]string{k8sNamespaceNameLabel: peerNS}}
+		}
+		if nsSel.Labels == nil {
+			return peers, append(warnings, fmt.Sprintf("%s on %s: %s; left out", labelsText(sel, peerNS), rangesText(ports), nsSel.Note))
+		}
+		if nsSel.Note != "" {
+			warnings = append(warnings, fmt.Sprintf("%s on %s: %s", labelsText(sel, peerNS), rangesText(ports), nsSel.Note))
+		}
+		p.NamespaceSelector = &metav1.LabelSelector{MatchLabels: copyLabels(nsSel.Labels)}
 	}
-	return p
+	return append(peers, p), warnings
+}
+
+// labelsText names pods by namespace and labels: "kube-system/k8s-app=kube-dns".
+func labelsText(sel map[string]string, ns string) string {
+	keys := make([]string, 0, len(sel))
+	for k := range sel {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + "=" + sel[k]
+	}
+	return ns + "/" + strings.Join(keys, ",")
 }
 
 func kubernetesPorts(ranges []PortRange) []networkingv1.NetworkPolicyPort {

@@ -60,9 +60,15 @@ type Workload struct {
 	// Selector holds the stable pod labels (Kubernetes keys, no source
 	// prefix) that select this workload's pods and nothing else.
 	Selector map[string]string
-	// Labels are the Cilium identity labels one of its pods carried
-	// ("k8s:app=reviews"), used to give it an identity in verification.
-	Labels []string
+	// Identities are the Cilium identity label sets its pods were seen
+	// with, as the flows carried them ("k8s:app=reviews",
+	// "k8s:io.kubernetes.pod.namespace=shop", namespace labels included):
+	// verification gives the workload these identities. Empty when the
+	// graph did not record them (a snapshot from before they were), and
+	// then verification falls back to identities made from Selector.
+	Identities [][]string
+	// IdentitiesTruncated says more label sets were seen than recorded.
+	IdentitiesTruncated bool
 }
 
 // Entity is a Cilium reserved entity such as host or kube-apiserver.

@@ -26,10 +26,13 @@ type Plan struct {
 	// Selectors, NameIPs and EntityIPs carry what rendering needs to
 	// know about peers; ClusterCIDRs are left out of ipBlocks that stand
 	// for any outside address.
-	Selectors    map[WorkloadRef]map[string]string
-	NameIPs      map[string][]netip.Addr
-	EntityIPs    map[Entity][]netip.Addr
-	ClusterCIDRs []netip.Prefix
+	Selectors map[WorkloadRef]map[string]string
+	// NamespaceSelections say how a NetworkPolicy can select each
+	// namespace, by the labels its pods' identities showed.
+	NamespaceSelections map[string]NamespaceSelection
+	NameIPs             map[string][]netip.Addr
+	EntityIPs           map[Entity][]netip.Addr
+	ClusterCIDRs        []netip.Prefix
 }
 
 // WorkloadPolicy is everything one workload may send and receive.
@@ -83,6 +86,7 @@ func Build(g *Graph, opts Options) (*Plan, error) {
 	for _, w := range g.Workloads {
 		plan.Selectors[w.WorkloadRef] = w.Selector
 	}
+	plan.NamespaceSelections = NamespaceSelections(g.Workloads)
 	plan.NameIPs, plan.EntityIPs = g.NameIPs, g.EntityIPs
 	plan.ClusterCIDRs = append([]netip.Prefix(nil), g.ClusterCIDRs...)
 	sort.Slice(plan.ClusterCIDRs, func(i, j int) bool {

@@ -19,6 +19,9 @@ type Verification struct {
 	// HostAllowed counts never-observed node-to-pod connections Cilium's
 	// allow-localhost allows whatever the policy says.
 	HostAllowed int
+	// IdentityNote, when set, says which workloads were checked with
+	// identities made from their selectors, not the labels Cilium saw.
+	IdentityNote string
 }
 
 // ReportInput is everything REPORT.md is written from.
@@ -84,6 +87,9 @@ func writeVerification(b *bytes.Buffer, v *Verification) {
 		for _, s := range items {
 			fmt.Fprintf(b, "- `%s`\n", s)
 		}
+	}
+	if v.IdentityNote != "" {
+		fmt.Fprintf(b, "- Identities: %s\n", v.IdentityNote)
 	}
 	list("Denied observed connections", v.Denied)
 	list("Observed connections the NetworkPolicy format cannot express (see warnings)", v.Inexpressible)

@@ -67,6 +67,9 @@ type Connection struct {
 	// Inexpressible is set when the denied connection's peer cannot be
 	// named by a NetworkPolicy and only NetworkPolicies are loaded.
 	Inexpressible bool
+	// Reason, when set, says why only NetworkPolicies cannot allow the
+	// denied connection: a namespace they cannot select.
+	Reason string
 	// EgressRules and IngressRules are the IDs of the rules that allowed
 	// each half; empty when no policy governs that half.
 	EgressRules, IngressRules []int
@@ -90,6 +93,9 @@ type Checked struct {
 	// ports or types), which the engine
 	// cannot look up.
 	Unchecked int
+	// IdentityNote, when set, says which workloads were checked with
+	// identities made from their selectors (no observed labels).
+	IdentityNote string
 }
 
 // Check looks up every observed connection of g through the same Cilium
@@ -111,7 +117,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}}
+	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}, IdentityNote: ids.fallbackNote()}
 	// Each identity's policy is distilled once, as LookupFlow does per
 	// call: a graph's connections share few identities, and distilling is
 	// the expensive step.
@@ -121,8 +127,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 			eng.release(p)
 		}
 	}()
-	policyOf := func(p synth.Peer) (*subjectPolicy, error) {
-		id := ids.byPeer[p]
+	policyOf := func(p synth.Peer, id *identity.Identity) (*subjectPolicy, error) {
 		if sp := distilled[id]; sp != nil {
 			return sp, nil
 		}
@@ -134,6 +139,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		return sp, nil
 	}
 	kubernetesOnly := len(ps.Cilium) == 0
+	namespaces := newNamespaceSelection(g)
 	for _, e := range g.Edges {
 		if ok, _ := synth.Ruleable(e.Key().Port); !ok {
 			out.Unchecked++
@@ -143,23 +149,38 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		if err != nil {
 			return nil, err
 		}
-		src, err := policyOf(e.From)
-		if err != nil {
-			return nil, err
+		// Every identity the source was seen with against every one of
+		// the destination's: allowed only when each pair is.
+		var egressDenied, ingressDenied bool
+		var egressRules, ingressRules []int
+		for _, from := range ids.byPeer[e.From] {
+			src, err := policyOf(e.From, from)
+			if err != nil {
+				return nil, err
+			}
+			for _, to := range ids.byPeer[e.To] {
+				dst, err := policyOf(e.To, to)
+				if err != nil {
+					return nil, err
+				}
+				// Egress at the source, ingress at the destination, as LookupFlow.
+				egress, egressMeta, _ := src.epp.Lookup(policy.EgressKey().WithIdentity(to.ID).WithPortProto(proto, e.Port))
+				ingress, ingressMeta, _ := dst.epp.Lookup(policy.IngressKey().WithIdentity(from.ID).WithPortProto(proto, e.Port))
+				egressDenied = egressDenied || egress.IsDeny()
+				ingressDenied = ingressDenied || ingress.IsDeny()
+				egressRules = unionInts(egressRules, ruleIDs(egressMeta))
+				ingressRules = unionInts(ingressRules, ruleIDs(ingressMeta))
+			}
 		}
-		dst, err := policyOf(e.To)
-		if err != nil {
-			return nil, err
-		}
-		// Egress at the source, ingress at the destination, as LookupFlow.
-		egress, egressMeta, _ := src.epp.Lookup(policy.EgressKey().WithIdentity(ids.byPeer[e.To].ID).WithPortProto(proto, e.Port))
-		ingress, ingressMeta, _ := dst.epp.Lookup(policy.IngressKey().WithIdentity(ids.byPeer[e.From].ID).WithPortProto(proto, e.Port))
-		c := Connection{Edge: e, Allowed: !egress.IsDeny() && !ingress.IsDeny()}
+		c := Connection{Edge: e, Allowed: !egressDenied && !ingressDenied}
 		if c.Allowed {
-			c.EgressRules, c.IngressRules = ruleIDs(egressMeta), ruleIDs(ingressMeta)
+			c.EgressRules, c.IngressRules = egressRules, ingressRules
 		} else {
-			c.Side = side(egress.IsDeny(), ingress.IsDeny())
-			c.Inexpressible = kubernetesOnly && inexpressibleEdge(e, g)
+			c.Side = side(egressDenied, ingressDenied)
+			if kubernetesOnly {
+				c.Reason = namespaces.unselectable(e)
+			}
+			c.Inexpressible = kubernetesOnly && c.Reason == "" && inexpressibleEdge(e, g)
 		}
 		out.Connections = append(out.Connections, c)
 	}
@@ -167,14 +188,31 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 		if p.Kind != synth.PeerWorkload {
 			continue
 		}
-		pol, err := policyOf(p)
-		if err != nil {
-			return nil, err
+		// A workload is selected in a direction only when every
+		// identity it was seen with is: pods left out are unprotected.
+		sel := Selection{Ingress: true, Egress: true}
+		for _, id := range ids.byPeer[p] {
+			pol, err := policyOf(p, id)
+			if err != nil {
+				return nil, err
+			}
+			sel.Ingress = sel.Ingress && pol.epp.SelectorPolicy.IngressPolicyEnabled
+			sel.Egress = sel.Egress && pol.epp.SelectorPolicy.EgressPolicyEnabled
 		}
-		sel := pol.epp.SelectorPolicy
-		out.Selected[p.Workload] = Selection{Ingress: sel.IngressPolicyEnabled, Egress: sel.EgressPolicyEnabled}
+		out.Selected[p.Workload] = sel
 	}
 	return out, nil
+}
+
+// unionInts merges two sorted lists of rule IDs.
+func unionInts(a, b []int) []int {
+	for _, v := range b {
+		if !slices.Contains(a, v) {
+			a = append(a, v)
+		}
+	}
+	slices.Sort(a)
+	return a
 }
 
 // newTaggedEngine is newEngine with every allow entry labelled by its

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/labels"
@@ -22,58 +23,115 @@ const (
 	firstWorkloadID = 1000
 )
 
-// identities gives every peer of a graph a Cilium identity.
+// identities gives every peer of a graph its Cilium identities: a
+// workload one per identity label set its pods were seen with, any other
+// peer one.
 type identities struct {
-	byPeer map[synth.Peer]*identity.Identity
+	byPeer map[synth.Peer][]*identity.Identity
 	all    identity.IdentityMap
+	// fallback are the workloads the graph recorded no label sets for (a
+	// snapshot from before they were recorded): each gets one identity
+	// made from its selector and namespace, which shares the generator's
+	// assumptions and proves less.
+	fallback []synth.WorkloadRef
 }
 
 // newIdentities allocates identities for the peers in the order given,
 // so the same graph always gets the same numbers.
 func newIdentities(g *synth.Graph, peers []synth.Peer) (*identities, error) {
-	ids := &identities{byPeer: map[synth.Peer]*identity.Identity{}, all: identity.IdentityMap{}}
-	selectors := map[synth.WorkloadRef]map[string]string{}
-	for _, w := range g.Workloads {
-		selectors[w.WorkloadRef] = w.Selector
+	ids := &identities{byPeer: map[synth.Peer][]*identity.Identity{}, all: identity.IdentityMap{}}
+	workloads := map[synth.WorkloadRef]*synth.Workload{}
+	for i := range g.Workloads {
+		workloads[g.Workloads[i].WorkloadRef] = &g.Workloads[i]
 	}
+	// Two peers seen with the same labels are one identity to Cilium.
+	bySet := map[string]*identity.Identity{}
 	nextCluster := identity.NumericIdentity(firstWorkloadID)
+	cluster := func(lbls labels.LabelArray) *identity.Identity {
+		key := lbls.String()
+		if id := bySet[key]; id != nil {
+			return id
+		}
+		id := identity.NewIdentityFromLabelArray(nextCluster, lbls)
+		nextCluster++
+		bySet[key] = id
+		return id
+	}
 	nextLocal := identity.IdentityScopeLocal | 1
 	for _, p := range peers {
 		if ids.byPeer[p] != nil {
 			continue
 		}
-		var id *identity.Identity
+		var peerIDs []*identity.Identity
 		switch p.Kind {
 		case synth.PeerWorkload:
-			id = identity.NewIdentityFromLabelArray(nextCluster, workloadLabels(p.Workload, selectors[p.Workload]))
-			nextCluster++
+			w := workloads[p.Workload]
+			if w == nil || len(w.Identities) == 0 {
+				var sel map[string]string
+				if w != nil {
+					sel = w.Selector
+				}
+				ids.fallback = append(ids.fallback, p.Workload)
+				peerIDs = append(peerIDs, cluster(workloadLabels(p.Workload, sel)))
+				break
+			}
+			for _, set := range w.Identities {
+				peerIDs = append(peerIDs, cluster(labels.ParseLabelArray(set...)))
+			}
 		case synth.PeerEntity:
+			if outside := apiServerIdentities(p, g, &nextLocal); len(outside) > 0 {
+				peerIDs = outside
+				break
+			}
 			num := identity.GetReservedID(string(p.Entity))
 			if num == identity.IdentityUnknown {
 				return nil, fmt.Errorf("verify: peer %s: Cilium has no reserved identity of that name", p)
 			}
-			id = identity.LookupReservedIdentity(num)
+			id := identity.LookupReservedIdentity(num)
 			if id == nil {
 				return nil, fmt.Errorf("verify: peer %s: reserved identity %d is not registered", p, num)
 			}
+			peerIDs = append(peerIDs, id)
 		case synth.PeerCIDR:
-			id = identity.NewIdentityFromLabelArray(nextLocal, labels.GetCIDRLabelArray(p.Prefix))
+			peerIDs = append(peerIDs, identity.NewIdentityFromLabelArray(nextLocal, labels.GetCIDRLabelArray(p.Prefix)))
 			nextLocal++
 		case synth.PeerFQDN:
-			id = identity.NewIdentityFromLabelArray(nextLocal, fqdnLabels(p.FQDN, g.NameIPs[p.FQDN]))
+			peerIDs = append(peerIDs, identity.NewIdentityFromLabelArray(nextLocal, fqdnLabels(p.FQDN, g.NameIPs[p.FQDN])))
 			nextLocal++
 		default:
 			return nil, fmt.Errorf("verify: peer %s has an unknown kind", p)
 		}
-		ids.byPeer[p] = id
-		ids.all[id.ID] = id.LabelArray
+		ids.byPeer[p] = peerIDs
+		for _, id := range peerIDs {
+			ids.all[id.ID] = id.LabelArray
+		}
 	}
+	sort.Slice(ids.fallback, func(i, j int) bool { return ids.fallback[i].String() < ids.fallback[j].String() })
 	return ids, nil
+}
+
+// fallbackNote says which workloads were verified with identities made
+// from their selectors, or "" when every one had observed identities.
+func (ids *identities) fallbackNote() string {
+	if len(ids.fallback) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(ids.fallback))
+	for _, r := range ids.fallback {
+		names = append(names, r.String())
+	}
+	const show = 10
+	list := strings.Join(names[:min(show, len(names))], ", ")
+	if len(names) > show {
+		list += fmt.Sprintf(" and %d more", len(names)-show)
+	}
+	return fmt.Sprintf("%d workloads had no observed identity labels (a graph saved before netpolgen recorded them) and were checked with identities made from their selectors, which prove less: %s; learn again from flows to check with the labels Cilium saw",
+		len(names), list)
 }
 
 // workloadLabels are the identity labels of a workload's pods as far as
 // any selector netpolgen writes can see: its selector labels and its
-// namespace.
+// namespace. Only used when the flows' own labels were not recorded.
 func workloadLabels(ref synth.WorkloadRef, selector map[string]string) labels.LabelArray {
 	lbls := labels.LabelArray{
 		labels.NewLabel(podNamespaceLabel, ref.Namespace, labels.LabelSourceK8s),

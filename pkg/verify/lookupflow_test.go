@@ -11,7 +11,12 @@ import (
 // of the scenarios against policy.LookupFlow itself, the engine's own
 // one-flow entry point.
 func TestCachedVerdictsAgreeWithLookupFlow(t *testing.T) {
-	g := mixedGraph()
+	for _, g := range []*synth.Graph{mixedGraph(), withIdentities(mixedGraph(), true)} {
+		lookupAgrees(t, g)
+	}
+}
+
+func lookupAgrees(t *testing.T, g *synth.Graph) {
 	for _, format := range []synth.Format{synth.FormatCilium, synth.FormatKubernetes} {
 		ps := policiesFor(t, g, synth.Options{Format: format, ExcludeNamespaces: []string{"kube-system"}})
 		setLocalhostMode(false)
@@ -29,18 +34,22 @@ func TestCachedVerdictsAgreeWithLookupFlow(t *testing.T) {
 		for _, from := range graphPeers(g) {
 			for _, to := range graphPeers(g) {
 				for _, e := range g.Edges {
-					want, err := eng.lookup(ids.byPeer[from], ids.byPeer[to], e.Protocol, e.Port)
-					if err != nil {
-						t.Fatal(err)
+					for _, fromID := range ids.byPeer[from] {
+						for _, toID := range ids.byPeer[to] {
+							want, err := eng.lookup(fromID, toID, e.Protocol, e.Port)
+							if err != nil {
+								t.Fatal(err)
+							}
+							got, err := cache.lookup(fromID, toID, e.Protocol, e.Port)
+							if err != nil {
+								t.Fatal(err)
+							}
+							if got != want {
+								t.Errorf("%s: %s (%d) -> %s (%d) %d/%s: cached %+v, LookupFlow %+v", format, from, fromID.ID, to, toID.ID, e.Port, e.Protocol, got, want)
+							}
+							checked++
+						}
 					}
-					got, err := cache.lookup(ids.byPeer[from], ids.byPeer[to], e.Protocol, e.Port)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if got != want {
-						t.Errorf("%s: %s -> %s %d/%s: cached %+v, LookupFlow %+v", format, from, to, e.Port, e.Protocol, got, want)
-					}
-					checked++
 				}
 			}
 		}

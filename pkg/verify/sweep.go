@@ -29,8 +29,10 @@ type excessSweep struct {
 	ports      []synth.PortKey
 	// The sweep names peers by their index in peers: hashing a Peer
 	// (strings and all) for every candidate cost most of the sweep.
-	index   map[synth.Peer]int32
-	idOf    []identity.NumericIdentity
+	index map[synth.Peer]int32
+	// idsOf are each peer's identities (a workload has one per label set
+	// its pods were seen with).
+	idsOf   [][]identity.NumericIdentity
 	byID    map[identity.NumericIdentity][]int32
 	covered map[uint64]struct{}
 	// observed holds the observed connections by index; observedOut and
@@ -51,13 +53,15 @@ type indexedConn struct {
 
 func newExcessSweep(v *verdicts, ids *identities, peers []synth.Peer, ports []synth.PortKey, observed map[synth.ConnKey]bool, res *Result) *excessSweep {
 	s := &excessSweep{verdicts: v, ids: ids, peers: peers, ports: ports, res: res,
-		index: make(map[synth.Peer]int32, len(peers)), idOf: make([]identity.NumericIdentity, len(peers)),
+		index: make(map[synth.Peer]int32, len(peers)), idsOf: make([][]identity.NumericIdentity, len(peers)),
 		byID: map[identity.NumericIdentity][]int32{}, covered: map[uint64]struct{}{},
 		observed: make(map[indexedConn]struct{}, len(observed)), observedOut: make([]int, len(peers)), observedIn: make([]int, len(peers))}
 	for i, p := range peers {
-		id := ids.byPeer[p].ID
-		s.index[p], s.idOf[i] = int32(i), id
-		s.byID[id] = append(s.byID[id], int32(i))
+		s.index[p] = int32(i)
+		for _, id := range ids.byPeer[p] {
+			s.idsOf[i] = append(s.idsOf[i], id.ID)
+			s.byID[id.ID] = append(s.byID[id.ID], int32(i))
+		}
 	}
 	for k := range observed {
 		from, to := s.index[k.From], s.index[k.To]
@@ -77,13 +81,31 @@ func conn(subj, peer int32, port synth.PortKey, ingress bool) indexedConn {
 	return indexedConn{from: subj, to: peer, port: port}
 }
 
+// subject sweeps one workload. A workload seen with several identities
+// allows a candidate when any of them allows it to any of the peer's.
 func (s *excessSweep) subject(subjPeer synth.Peer) error {
 	subj := s.index[subjPeer]
-	pol, err := s.verdicts.of(s.ids.byPeer[subjPeer])
-	if err != nil {
-		return fmt.Errorf("verify %s: %w", subjPeer, err)
+	var pols []*subjectPolicy
+	enforced := map[bool]bool{}
+	for _, id := range s.ids.byPeer[subjPeer] {
+		pol, err := s.verdicts.of(id)
+		if err != nil {
+			return fmt.Errorf("verify %s: %w", subjPeer, err)
+		}
+		pols = append(pols, pol)
+		enforced[true] = enforced[true] || pol.epp.SelectorPolicy.IngressPolicyEnabled
+		enforced[false] = enforced[false] || pol.epp.SelectorPolicy.EgressPolicyEnabled
 	}
-	enforced := map[bool]bool{true: pol.epp.SelectorPolicy.IngressPolicyEnabled, false: pol.epp.SelectorPolicy.EgressPolicyEnabled}
+	allows := func(ingress bool, peer int32, port synth.PortKey) bool {
+		for _, pol := range pols {
+			for _, id := range s.idsOf[peer] {
+				if pol.allows(ingress, id, port.Protocol, port.Port) {
+					return true
+				}
+			}
+		}
+		return false
+	}
 	all := len(s.peers) * len(s.ports)
 	if enforced[false] {
 		s.res.Candidates += all - s.observedOut[subj]
@@ -93,7 +115,7 @@ func (s *excessSweep) subject(subjPeer synth.Peer) error {
 	}
 	check := func(peer int32, port synth.PortKey, ingress bool) {
 		k := conn(subj, peer, port, ingress)
-		if _, seen := s.observed[k]; seen || !pol.allows(ingress, s.idOf[peer], port.Protocol, port.Port) {
+		if _, seen := s.observed[k]; seen || !allows(ingress, peer, port) {
 			return
 		}
 		from, to := s.peers[k.from], s.peers[k.to]
@@ -125,6 +147,17 @@ func (s *excessSweep) subject(subjPeer synth.Peer) error {
 		}
 		s.covered[k] = struct{}{}
 	}
+	for _, pol := range pols {
+		s.coverEntries(pol, enforced, cover)
+	}
+	for k := range s.covered {
+		check(int32(k>>32), s.ports[(k&0xffffffff)>>1], k&1 == 1)
+	}
+	return nil
+}
+
+// coverEntries marks the candidates one policy's allow entries cover.
+func (s *excessSweep) coverEntries(pol *subjectPolicy, enforced map[bool]bool, cover func(peer int32, port int, ingress bool)) {
 	for key, entry := range pol.epp.Entries() {
 		if entry.IsDeny() {
 			continue
@@ -148,10 +181,6 @@ func (s *excessSweep) subject(subjPeer synth.Peer) error {
 			}
 		}
 	}
-	for k := range s.covered {
-		check(int32(k>>32), s.ports[(k&0xffffffff)>>1], k&1 == 1)
-	}
-	return nil
 }
 
 // entryCovers says whether a policy map entry's protocol and port range

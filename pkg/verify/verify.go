@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/option"
 	policytypes "github.com/cilium/cilium/pkg/policy/types"
 
@@ -38,10 +39,17 @@ type Finding struct {
 	// Side is "egress" when From's policy decides, "ingress" when To's
 	// does, "both" when both deny.
 	Side string
+	// Reason, when set, says why the connection cannot be allowed in the
+	// policy format checked (a namespace NetworkPolicy cannot select).
+	Reason string
 }
 
 func (f Finding) String() string {
-	return fmt.Sprintf("%s -> %s %s (%s)", f.From, f.To, f.Port, f.Side)
+	s := fmt.Sprintf("%s -> %s %s (%s)", f.From, f.To, f.Port, f.Side)
+	if f.Reason != "" {
+		s += ": " + f.Reason
+	}
+	return s
 }
 
 // Result is what verification found.
@@ -72,6 +80,28 @@ type Result struct {
 	// without ports or types), which the engine
 	// cannot look up.
 	Unchecked int
+	// IdentityNote, when set, says which workloads were checked with
+	// identities made from their selectors because the graph recorded
+	// no identity labels for them.
+	IdentityNote string
+}
+
+// observedVerdict judges an observed connection for every identity it
+// was seen with: each label set of the source against each of the
+// destination. It reports whether any pair is denied at the source
+// (egress) or at the destination (ingress).
+func observedVerdict(cache *verdicts, froms, tos []*identity.Identity, e synth.Edge) (egressDenied, ingressDenied bool, err error) {
+	for _, from := range froms {
+		for _, to := range tos {
+			v, err := cache.lookup(from, to, e.Protocol, e.Port)
+			if err != nil {
+				return false, false, err
+			}
+			egressDenied = egressDenied || v.Egress != policytypes.DecisionAllowed
+			ingressDenied = ingressDenied || v.Ingress != policytypes.DecisionAllowed
+		}
+	}
+	return egressDenied, ingressDenied, nil
 }
 
 // OK reports whether every observed connection is allowed.
@@ -98,7 +128,8 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 		return nil, err
 	}
 	kubernetesOnly := len(ps.Cilium) == 0
-	res := &Result{}
+	namespaces := newNamespaceSelection(g)
+	res := &Result{IdentityNote: ids.fallbackNote()}
 	cache := newVerdicts(eng)
 	defer cache.release()
 
@@ -129,16 +160,19 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 			resolvers[e.From] = true
 		}
 		res.Observed++
-		v, err := cache.lookup(ids.byPeer[e.From], ids.byPeer[e.To], e.Protocol, e.Port)
+		egressDenied, ingressDenied, err := observedVerdict(cache, ids.byPeer[e.From], ids.byPeer[e.To], e)
 		if err != nil {
 			return nil, fmt.Errorf("verify %s -> %s %s: %w", e.From, e.To, k.Port, err)
 		}
-		if v.Allowed() {
+		if !egressDenied && !ingressDenied {
 			res.Allowed++
 			continue
 		}
-		f := Finding{From: e.From, To: e.To, Port: k.Port, Side: side(v.Egress != policytypes.DecisionAllowed, v.Ingress != policytypes.DecisionAllowed)}
-		if kubernetesOnly && inexpressibleEdge(e, g) {
+		f := Finding{From: e.From, To: e.To, Port: k.Port, Side: side(egressDenied, ingressDenied)}
+		if kubernetesOnly {
+			f.Reason = namespaces.unselectable(e)
+		}
+		if kubernetesOnly && f.Reason == "" && inexpressibleEdge(e, g) {
 			res.Inexpressible = append(res.Inexpressible, f)
 		} else {
 			res.Denied = append(res.Denied, f)
@@ -248,6 +282,7 @@ func (r *Result) Summary() *synth.Verification {
 		Observed: r.Observed, Allowed: r.Allowed, Candidates: r.Candidates,
 		Denied: lines(r.Denied), Inexpressible: lines(r.Inexpressible),
 		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign), HostAllowed: r.HostAllowed,
+		IdentityNote: r.IdentityNote,
 	}
 }
 
