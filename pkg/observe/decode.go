@@ -21,6 +21,11 @@ const (
 	KindAgentEvent
 	KindDebugEvent
 	KindRateLimitInfo
+	// KindUnknownEvent is a record whose only content is keys this
+	// netpolgen does not know beside the envelope's node and time: an
+	// event kind a newer Hubble added. It is skipped and counted, not
+	// malformed.
+	KindUnknownEvent
 )
 
 func (k Kind) String() string {
@@ -37,6 +42,8 @@ func (k Kind) String() string {
 		return "debug_event"
 	case KindRateLimitInfo:
 		return "rate_limit_info"
+	case KindUnknownEvent:
+		return "unknown_event"
 	}
 	return "unknown"
 }
@@ -102,6 +109,7 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 		env     envelope
 		bare    bool
 		hasFlow bool
+		unknown bool // a key no version of the API this decoder knows has
 		kind    = Kind(255)
 	)
 	s.object(func(key []byte) {
@@ -125,13 +133,17 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 			kind = KindRateLimitInfo
 			s.skip()
 		case "time":
-			env.time = d.timestamp()
+			env.time, env.seen = d.timestamp(), true
 		case "nodeName":
-			env.node = d.str()
+			env.node, env.seen = d.str(), true
 		default:
-			// Not an envelope key: this line may be a bare Flow.
+			// Not an envelope key: this line may be a bare Flow, or
+			// carry a key a newer Hubble added, which is skipped.
 			if d.flowField(&rec.Flow, key) {
 				bare = true
+			} else {
+				unknown = true
+				s.skip()
 			}
 		}
 	})
@@ -158,6 +170,8 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 		rec.Lost.NodeName, rec.Lost.Time = env.node, env.time
 	case kind != Kind(255):
 		rec.Kind = kind
+	case unknown && env.seen:
+		rec.Kind = KindUnknownEvent
 	default:
 		return ErrNotARecord
 	}
@@ -167,6 +181,7 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 type envelope struct {
 	time time.Time
 	node string
+	seen bool // the record has a node or time key: it is a Hubble event
 }
 
 func (d *Decoder) flow(f *Flow) {
@@ -310,6 +325,10 @@ func (d *Decoder) tcpFlags() TCPFlags {
 			bit = FlagCWR
 		case "NS":
 			bit = FlagNS
+		default:
+			// A flag a newer Hubble added, whatever its value's shape.
+			s.skip()
+			return
 		}
 		if s.readBool() {
 			flags |= bit

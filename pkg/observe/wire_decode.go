@@ -181,10 +181,15 @@ func (d *WireDecoder) decode(data []byte, rec *Record) error {
 		kind    = Kind(255)
 		f       wireField
 		err     error
+		// unknown and envelope track a response holding only fields
+		// this decoder does not know beside the node and time: an event
+		// kind a newer Hubble added.
+		unknown, envelope bool
 	)
 	r := wireReader{b: data}
 	for r.next(&f) {
 		if f.typ != protowire.BytesType {
+			unknown = unknown || !knownResponseField(f.num)
 			continue
 		}
 		switch f.num {
@@ -207,9 +212,12 @@ func (d *WireDecoder) decode(data []byte, rec *Record) error {
 			kind = KindNodeStatus
 			err = d.nodeStatus(f.b)
 		case respNodeName:
-			envNode = d.strings.get(f.b)
+			envNode, envelope = d.strings.get(f.b), true
 		case respTime:
+			envelope = true
 			envTime, err = timestamp(f.b)
+		default:
+			unknown = true
 		}
 		if err != nil {
 			return err
@@ -230,10 +238,21 @@ func (d *WireDecoder) decode(data []byte, rec *Record) error {
 		rec.Lost.NodeName, rec.Lost.Time = envNode, envTime
 	case KindNodeStatus:
 	default:
-		return ErrEmptyResponse
+		if !unknown || !envelope {
+			return ErrEmptyResponse
+		}
+		kind = KindUnknownEvent
 	}
 	rec.Kind = kind
 	return nil
+}
+
+func knownResponseField(num protowire.Number) bool {
+	switch num {
+	case respFlow, respNodeStatus, respLostEvents, respNodeName, respTime:
+		return true
+	}
+	return false
 }
 
 // flow decodes the Flow fields netpolgen keeps (api/v1/flow/flow.proto
