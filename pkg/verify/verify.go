@@ -235,7 +235,8 @@ func inexpressibleEdge(e synth.Edge, g *synth.Graph) bool {
 func inexpressible(p synth.Peer, g *synth.Graph) bool {
 	switch p.Kind {
 	case synth.PeerEntity:
-		return p.Entity != synth.EntityWorld
+		// The kube-apiserver's known addresses are ipBlocks.
+		return p.Entity != synth.EntityWorld && len(g.EntityIPs[p.Entity]) == 0
 	case synth.PeerFQDN:
 		return len(g.NameIPs[p.FQDN]) == 0
 	}
