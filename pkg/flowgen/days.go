@@ -12,8 +12,10 @@ import (
 // everything a normal rollout changes does: new pod-template-hash and
 // release labels (version, helm.sh/chart, app.kubernetes.io/version), a
 // third postgres replica (pod-index 2, postgres-2), new pod addresses, the
-// next run of the report CronJob (new job-name and controller-uid) and a
-// fresh crowd of internet clients at the public ingress. A partner keeps
+// next run of the report and cache-warmer CronJobs (new job-name and
+// controller-uid), a new pipeline run-id and Argo Rollouts hash on
+// workloads without an app label, and a fresh crowd of internet clients
+// at the public ingress. A partner keeps
 // calling the orders API from its one fixed address, and an operator and
 // Prometheus read the kube-apiserver. Generate each day with its own seed
 // and start; the same seeds give the same bytes.
@@ -56,6 +58,17 @@ func shopDay(day int) *Scenario {
 		Labels: map[string]string{"app.kubernetes.io/name": "postgresql", "app.kubernetes.io/instance": "orders"}})
 	prometheus := add(Workload{Namespace: "monitoring", Name: "prometheus", Labels: map[string]string{"app.kubernetes.io/name": "prometheus"}, Kind: "StatefulSet", Replicas: 1, VolatileLabels: true})
 	operator := add(Workload{Namespace: "ops", Name: "operator", Labels: map[string]string{"app.kubernetes.io/name": "shop-operator"}, Kind: "Deployment", Replicas: 1, VolatileLabels: true})
+	// Two workloads without a preferred selector key, so every label they
+	// carry counts unless a rule drops it: a CronJob's run stamped by a
+	// deploy pipeline, and an Argo Rollout tagged for Datadog.
+	warmer := add(Workload{Namespace: "shop", Name: "cache-warmer", Labels: map[string]string{"component": "cache-warmer"}, Kind: "Job", Replicas: 1, VolatileLabels: true,
+		Run:           []string{"29420700", "29422140"}[day-1],
+		ReleaseLabels: map[string]string{"skaffold.dev/run-id": []string{"3f0c9a52-1d7e-4c4b-9a8e-2b7d5e0f6a11", "b81e27d4-6c3a-4f0e-8d55-91c4a7e2f3b0"}[day-1]}})
+	recommender := add(Workload{Namespace: "shop", Name: "recommender", Labels: map[string]string{"tier": "recommender"}, Kind: "Deployment", Replicas: 2,
+		ReleaseLabels: map[string]string{
+			"rollouts-pod-template-hash": []string{"6d4cf56db6", "7f8b9c5d4"}[day-1],
+			"tags.datadoghq.com/version": fmt.Sprintf("2.%d.0", day),
+		}})
 	s.DNS = dns
 
 	w := func(i int) Peer { return Peer{Kind: PeerWorkload, Workload: i} }
@@ -82,6 +95,8 @@ func shopDay(day int) *Scenario {
 		{From: w(prometheus), To: w(orders), Protocol: tcp, Port: 9090, PerHour: 30, HTTP: &HTTPCall{"GET", "/metrics"}},
 		{From: w(prometheus), To: api, Protocol: tcp, Port: 6443, Service: "kubernetes", ServicePort: 443, PerHour: 12},
 		{From: w(operator), To: api, Protocol: tcp, Port: 6443, Service: "kubernetes", ServicePort: 443, PerHour: 30},
+		{From: w(warmer), To: w(frontend), Protocol: tcp, Port: 8080, Service: "frontend", ServicePort: 80, PerHour: 6},
+		{From: w(frontend), To: w(recommender), Protocol: tcp, Port: 8080, Service: "recommender", ServicePort: 80, PerHour: 30},
 		{From: Peer{Kind: PeerHost}, To: w(frontend), Protocol: tcp, Port: 8080, PerHour: 60, HTTP: &HTTPCall{"GET", "/healthz"}},
 		{From: Peer{Kind: PeerHost}, To: w(orders), Protocol: tcp, Port: 8081, PerHour: 60},
 	}

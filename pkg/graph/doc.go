@@ -59,10 +59,13 @@
 // so that the selector stays true after the next rollout:
 //
 //  1. Labels that change per pod, per rollout or per release are dropped:
-//     pod-template-hash, controller-revision-hash,
-//     statefulset.kubernetes.io/pod-name, apps.kubernetes.io/pod-index,
-//     job-name, controller-uid, batch.kubernetes.io/*, version and
-//     app.kubernetes.io/version, helm chart labels, sidecar-injection and
+//     pod-template-hash (and Argo Rollouts' rollouts-pod-template-hash),
+//     controller-revision-hash, statefulset.kubernetes.io/pod-name,
+//     apps.kubernetes.io/pod-index, job-name, controller-uid,
+//     batch.kubernetes.io/*, version and app.kubernetes.io/version, helm
+//     chart labels, per-run pipeline labels (skaffold.dev/run-id,
+//     tekton.dev/pipelineRun, tekton.dev/taskRun and their UIDs,
+//     workflows.argoproj.io/workflow), tags.datadoghq.com/version, sidecar-injection and
 //     operator bookkeeping labels (sidecar.istio.io/*,
 //     sidecar.opentelemetry.io/*, security.istio.io/tlsMode,
 //     service.istio.io/*, app.kubernetes.io/managed-by), and Cilium's own

@@ -56,6 +56,7 @@ func companionLabels() []string {
 func DefaultIgnoredLabels() []string {
 	return []string{
 		"pod-template-hash",
+		"rollouts-pod-template-hash",
 		"controller-revision-hash",
 		"pod-template-generation",
 		"statefulset.kubernetes.io/pod-name",
@@ -69,6 +70,14 @@ func DefaultIgnoredLabels() []string {
 		"helm.sh/chart",
 		"chart",
 		"heritage",
+		// Per deploy or pipeline run.
+		"tags.datadoghq.com/version",
+		"skaffold.dev/run-id",
+		"tekton.dev/pipelineRun",
+		"tekton.dev/pipelineRunUID",
+		"tekton.dev/taskRun",
+		"tekton.dev/taskRunUID",
+		"workflows.argoproj.io/workflow",
 		"sidecar.istio.io/*",
 		"sidecar.opentelemetry.io/*",
 		"security.istio.io/tlsMode",
