@@ -29,6 +29,8 @@ type Builder struct {
 	// for the common case of the same pod again.
 	lastIP []netip.Addr
 	cov    Coverage
+	// locate says where the flow being added was read (see SetLocator).
+	locate func() string
 }
 
 // edgeKey names an edge by builder peer ids.
@@ -182,6 +184,7 @@ func (b *Builder) addDirected(f *observe.Flow, src, dst int32, dir flowDirection
 		if d := f.L7.DNS; d != nil && d.Query != "" {
 			b.addEvidence(&e.DNSQueries, dnsName(d.Query), e)
 		}
+		b.addL7(e, f)
 	}
 }
 

@@ -51,6 +51,9 @@ type Edge struct {
 	DNSQueries []string
 	// L7Truncated says some L7 evidence was left out (MaxL7).
 	L7Truncated bool
+	// L7 is what L7 rules need (routes, lookups, Kafka topics), or nil
+	// when the edge had no L7 requests (see l7table.go).
+	L7 *L7
 
 	// sample holds the smallest connection fingerprints seen (state, for
 	// mirror detection).
@@ -197,4 +200,9 @@ type Coverage struct {
 	// Skipped counts flows left out, by reason ("health", "init",
 	// "node-filter", "no-address", "no-protocol").
 	Skipped map[string]uint64 `json:"skipped,omitempty"`
+	// MalformedL7 counts L7 requests left out of routes because their
+	// method or URL was malformed; MalformedL7Notes says where the first
+	// few were ("file:line: why").
+	MalformedL7      uint64   `json:"malformed_l7,omitempty"`
+	MalformedL7Notes []string `json:"malformed_l7_notes,omitempty"`
 }

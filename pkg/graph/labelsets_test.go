@@ -94,7 +94,10 @@ func TestLoadsVersion1Snapshot(t *testing.T) {
 	if !strings.Contains(v2, `"identities": [`) {
 		t.Fatalf("snapshot records no identities:\n%s", v2)
 	}
-	v1 := strings.Replace(v2, `"version": 2,`, `"version": 1,`, 1)
+	v1 := strings.Replace(v2, fmt.Sprintf(`"version": %d,`, SnapshotVersion), `"version": 1,`, 1)
+	if !strings.Contains(v1, `"version": 1,`) {
+		t.Fatal("could not set the version to 1")
+	}
 	v1 = regexp.MustCompile(`(?s),\s*"identities": \[.*?\]\s*\]`).ReplaceAllString(v1, "")
 	if strings.Contains(v1, "identities") {
 		t.Fatalf("could not strip identities:\n%s", v1)

@@ -45,6 +45,7 @@ func mergeOptions(a, b Options) Options {
 	}
 	out.ClusterCIDRs = append(slices.Clone(a.ClusterCIDRs), b.ClusterCIDRs...)
 	out.MaxL7 = min(a.MaxL7, b.MaxL7)
+	out.MaxRoutes = min(a.MaxRoutes, b.MaxRoutes)
 	out.MaxPending = max(a.MaxPending, b.MaxPending)
 	return out.normalized()
 }
@@ -68,7 +69,9 @@ func addCoverage(a, b Coverage) Coverage {
 		InferredFlows:   a.InferredFlows + b.InferredFlows,
 		GuessedFlows:    a.GuessedFlows + b.GuessedFlows,
 		Skipped:         addCounts(a.Skipped, b.Skipped),
+		MalformedL7:     a.MalformedL7 + b.MalformedL7,
 	}
+	out.MalformedL7Notes, _ = unionCapped(a.MalformedL7Notes, b.MalformedL7Notes, maxMalformedNotes)
 	out.widen(b.FirstFlow, b.LastFlow)
 	return out
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/netpolgen/netpolgen/internal/l7/routes"
 )
 
 // Options tunes how flows fold into a graph. The zero value uses the
@@ -31,6 +33,9 @@ type Options struct {
 	// MaxL7 caps the L7 evidence (HTTP requests, DNS names, services)
 	// kept per edge (default 32).
 	MaxL7 int `json:"max_l7,omitempty"`
+	// MaxRoutes bounds each edge's HTTP route table; above it, routes
+	// collapse to common prefixes (default routes.DefaultMaxRoutes).
+	MaxRoutes int `json:"max_routes,omitempty"`
 	// MaxPending caps the undirected (peer pair, ports) aggregates held
 	// until Finish (default 16384); at the cap, the held ones are
 	// resolved with the evidence seen so far, so results can then depend
@@ -105,6 +110,9 @@ func (o Options) normalized() Options {
 	}
 	if o.MaxPending <= 0 {
 		o.MaxPending = defaultMaxPending
+	}
+	if o.MaxRoutes <= 0 {
+		o.MaxRoutes = routes.DefaultMaxRoutes
 	}
 	o.SelectorLabels = slices.Clone(o.SelectorLabels)
 	o.IgnoreLabels = sortedUnique(o.IgnoreLabels)

@@ -17,8 +17,10 @@ import (
 
 // SnapshotVersion is the snapshot format this package writes. Version 2
 // added the identity label sets workloads were seen with; version 1
-// snapshots still load, their workloads without identities.
-const SnapshotVersion = 2
+// snapshots still load, their workloads without identities. Version 3
+// added the edges' L7 tables (routes, lookups, Kafka topics); older
+// snapshots load without them.
+const SnapshotVersion = 3
 
 // oldestSnapshotVersion is the oldest format Load reads.
 const oldestSnapshotVersion = 1
@@ -59,24 +61,25 @@ type peerRecord struct {
 }
 
 type edgeRecord struct {
-	From        string   `json:"from"`
-	To          string   `json:"to"`
-	Protocol    string   `json:"protocol"`
-	Port        uint16   `json:"port,omitempty"`
-	ICMPType    uint8    `json:"icmp_type,omitempty"`
-	Count       uint64   `json:"count"`
-	Dropped     uint64   `json:"dropped,omitempty"`
-	Answered    uint64   `json:"answered,omitempty"`
-	FirstSeen   string   `json:"first_seen,omitempty"`
-	LastSeen    string   `json:"last_seen,omitempty"`
-	Verdicts    []string `json:"verdicts"`
-	Direction   string   `json:"direction"`
-	Services    []string `json:"services,omitempty"`
-	HTTP        []string `json:"http,omitempty"`
-	DNSNames    []string `json:"dns_names,omitempty"`
-	DNSQueries  []string `json:"dns_queries,omitempty"`
-	L7Truncated bool     `json:"l7_truncated,omitempty"`
-	Sample      []uint64 `json:"sample,omitempty"`
+	From        string    `json:"from"`
+	To          string    `json:"to"`
+	Protocol    string    `json:"protocol"`
+	Port        uint16    `json:"port,omitempty"`
+	ICMPType    uint8     `json:"icmp_type,omitempty"`
+	Count       uint64    `json:"count"`
+	Dropped     uint64    `json:"dropped,omitempty"`
+	Answered    uint64    `json:"answered,omitempty"`
+	FirstSeen   string    `json:"first_seen,omitempty"`
+	LastSeen    string    `json:"last_seen,omitempty"`
+	Verdicts    []string  `json:"verdicts"`
+	Direction   string    `json:"direction"`
+	Services    []string  `json:"services,omitempty"`
+	HTTP        []string  `json:"http,omitempty"`
+	DNSNames    []string  `json:"dns_names,omitempty"`
+	DNSQueries  []string  `json:"dns_queries,omitempty"`
+	L7Truncated bool      `json:"l7_truncated,omitempty"`
+	L7          *l7Record `json:"l7,omitempty"`
+	Sample      []uint64  `json:"sample,omitempty"`
 	// Derived.
 	Uncertain bool   `json:"uncertain,omitempty"`
 	MirrorOf  string `json:"mirror_of,omitempty"`
@@ -117,7 +120,7 @@ func (g *Graph) Save(w io.Writer) error {
 			From: keys[e.From], To: keys[e.To], Protocol: e.Protocol.String(), Port: e.Port, ICMPType: e.ICMPType,
 			Count: e.Count, Dropped: e.Dropped, Answered: e.Answered, FirstSeen: formatTime(e.FirstSeen), LastSeen: formatTime(e.LastSeen),
 			Verdicts: e.Verdicts.Names(), Direction: e.Direction.String(), Services: e.Services, HTTP: e.HTTP,
-			DNSNames: e.DNSNames, DNSQueries: e.DNSQueries, L7Truncated: e.L7Truncated, Sample: e.sample, Uncertain: e.Uncertain,
+			DNSNames: e.DNSNames, DNSQueries: e.DNSQueries, L7Truncated: e.L7Truncated, L7: e.L7.record(), Sample: e.sample, Uncertain: e.Uncertain,
 		}
 		if r.Verdicts == nil {
 			r.Verdicts = []string{}
@@ -280,7 +283,7 @@ func (r *edgeRecord) edge(index map[string]PeerID) (Edge, error) {
 	return Edge{
 		From: from, To: to, Protocol: proto, Port: r.Port, ICMPType: r.ICMPType, Count: r.Count, Dropped: r.Dropped, Answered: r.Answered,
 		FirstSeen: first, LastSeen: last, Verdicts: verdicts, Direction: dir, Services: canonical(r.Services), HTTP: canonical(r.HTTP),
-		DNSNames: canonical(r.DNSNames), DNSQueries: canonical(r.DNSQueries), L7Truncated: r.L7Truncated, sample: canonical(r.Sample), MirrorOf: NoPeer,
+		DNSNames: canonical(r.DNSNames), DNSQueries: canonical(r.DNSQueries), L7Truncated: r.L7Truncated, L7: r.L7.l7(), sample: canonical(r.Sample), MirrorOf: NoPeer,
 	}, nil
 }
 

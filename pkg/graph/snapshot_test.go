@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -21,20 +22,21 @@ func TestSnapshotRoundTripsByteIdentically(t *testing.T) {
 	if diff := cmp.Diff(edgeLines(g, g.Edges), edgeLines(loaded, loaded.Edges)); diff != "" {
 		t.Errorf("edges changed (-saved +loaded):\n%s", diff)
 	}
-	if !strings.HasPrefix(string(first), "{\n \"version\": 2,") {
+	if !strings.HasPrefix(string(first), fmt.Sprintf("{\n \"version\": %d,", SnapshotVersion)) {
 		t.Errorf("snapshot does not start with its version: %.40q", first)
 	}
 }
 
 func TestLoadRejectsBadSnapshots(t *testing.T) {
 	valid := string(snapshotBytes(t, buildFrom(t, Options{}, toServerSYN(40001))))
+	cur, next := fmt.Sprintf(`"version": %d`, SnapshotVersion), fmt.Sprintf(`"version": %d`, SnapshotVersion+1)
 	tests := []struct {
 		name, data, wantErr string
 	}{
-		{"future version", strings.Replace(valid, `"version": 2`, `"version": 3`, 1), "shop.graph.json: version 3 is not supported (this netpolgen reads versions 1 to 2)"},
+		{"future version", strings.Replace(valid, cur, next, 1), fmt.Sprintf("shop.graph.json: version %d is not supported (this netpolgen reads versions 1 to %d)", SnapshotVersion+1, SnapshotVersion)},
 		{"no version", `{"peers": []}`, `shop.graph.json: no "version" field`},
 		{"not JSON", `flows`, "shop.graph.json: not a snapshot"},
-		{"unknown field", strings.Replace(valid, `"version": 2,`, `"version": 2, "extra": true,`, 1), `unknown field "extra"`},
+		{"unknown field", strings.Replace(valid, cur+",", cur+`, "extra": true,`, 1), `unknown field "extra"`},
 		{"edge to an unlisted peer", strings.Replace(valid, `"to": "workload:shop/app=cart"`, `"to": "workload:shop/app=nope"`, 1), "names a peer that is not listed"},
 		{"peer key that its fields contradict", strings.Replace(valid, `"key": "workload:shop/app=cart"`, `"key": "workload:shop/app=kart"`, 1), `its fields name it "workload:shop/app=cart"`},
 		{"unknown protocol", strings.Replace(valid, `"protocol": "TCP"`, `"protocol": "QUIC"`, 1), `unknown protocol "QUIC"`},

@@ -11,6 +11,9 @@ import (
 // Build reads src to its end and returns the finished graph.
 func Build(ctx context.Context, src observe.Source, opts Options) (*Graph, error) {
 	b := NewBuilder(opts)
+	if p, ok := src.(interface{ Position() string }); ok {
+		b.SetLocator(p.Position)
+	}
 	for {
 		rec, err := src.Next(ctx)
 		if errors.Is(err, io.EOF) {

@@ -45,6 +45,17 @@ type FileSource struct {
 	dec   *Decoder
 	rec   Record
 	stats Stats
+	// where is the file and line of the record last returned.
+	whereFile string
+	whereLine int
+}
+
+// Position says where the record last returned was read: "file:line".
+func (f *FileSource) Position() string {
+	if f.whereFile == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", f.whereFile, f.whereLine)
 }
 
 // NewFileSource returns a source reading paths in order; "-" is stdin.
@@ -96,6 +107,7 @@ func (f *FileSource) Next(ctx context.Context) (*Record, error) {
 			}
 			continue
 		}
+		f.whereFile, f.whereLine = f.cur.name, line
 		switch f.rec.Kind {
 		case KindFlow:
 			f.stats.Flows++

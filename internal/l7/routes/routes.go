@@ -611,3 +611,36 @@ func addSmallest(s []string, v string, n int) []string {
 	}
 	return s
 }
+
+// Clone returns a deep copy of the table.
+func (t *Table) Clone() *Table {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.hosts = slices.Clone(t.hosts)
+	c.root = t.root.clone()
+	return &c
+}
+
+func (n *node) clone() *node {
+	c := &node{grpc: n.grpc, prefix: n.prefix, folded: n.folded}
+	if n.methods != nil {
+		c.methods = make(map[string]*Stats, len(n.methods))
+		for m, st := range n.methods {
+			s := *st
+			s.Examples = slices.Clone(st.Examples)
+			c.methods[m] = &s
+		}
+	}
+	if n.children != nil {
+		c.children = make(map[string]*node, len(n.children))
+		for s, k := range n.children {
+			c.children[s] = k.clone()
+		}
+	}
+	if n.wild != nil {
+		c.wild = n.wild.clone()
+	}
+	return c
+}

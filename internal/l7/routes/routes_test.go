@@ -273,3 +273,16 @@ func nodes(n *node) int {
 	}
 	return k
 }
+
+func TestCloneIsIndependent(t *testing.T) {
+	a := New(Options{})
+	addAll(t, a, get("http://h/a/1"), get("http://h/b?x=1"))
+	c := a.Clone()
+	addAll(t, c, get("/c"), get("http://other/a/2"))
+	if len(a.Routes()) != 2 || a.Requests() != 2 || a.Host() != "h" || a.Routes()[0].Count != 1 {
+		t.Errorf("adding to a clone changed the original: %v", routesOf(a))
+	}
+	if len(c.Routes()) != 3 || c.Routes()[0].Count != 2 {
+		t.Errorf("clone %v", routesOf(c))
+	}
+}
