@@ -94,7 +94,7 @@ The same seed and flags always give the same bytes.`,
 	f.BoolVar(&opts.Camel, "camel", false, "write lowerCamel JSON keys instead of Hubble's snake_case")
 	f.StringVarP(&out, "out", "o", "-", "capture file to write (\"-\" for stdout; .gz compresses)")
 	f.StringVar(&truthPath, "truth", "", "also write the ground-truth connections as JSON to this file")
-	f.StringVar(&scenario, "scenario", "shop", "scenario to generate: shop (the bundled example), demo (the e2e demo app), l7 (HTTP, gRPC, Kafka and DNS records for L7 policy) or large")
+	f.StringVar(&scenario, "scenario", "shop", "scenario to generate: shop (the bundled example), demo (the e2e demo app), l7 (HTTP, gRPC, Kafka and DNS records for L7 policy), shop-day1 and shop-day2 (two days of rollouts: learn one, verify the other) or large")
 	f.IntVar(&large.Namespaces, "namespaces", large.Namespaces, "large: number of namespaces")
 	f.IntVar(&large.Workloads, "workloads", large.Workloads, "large: number of workloads")
 	f.IntVar(&large.Nodes, "nodes", 0, "large: number of nodes (default one per 50 workloads, at least 3)")
@@ -110,11 +110,17 @@ func scenarioByName(name string, large flowgen.LargeConfig) (*flowgen.Scenario, 
 		return flowgen.Demo(), nil
 	case "l7":
 		return flowgen.L7(), nil
+	case "shop-day1", "shop-day2":
+		day1, day2 := flowgen.ShopDays()
+		if name == "shop-day2" {
+			return day2, nil
+		}
+		return day1, nil
 	case "large":
 		if large.Nodes == 0 {
 			large.Nodes = flowgen.DefaultLargeConfig(large.Namespaces, large.Workloads).Nodes
 		}
 		return flowgen.Large(large)
 	}
-	return nil, fmt.Errorf("unknown scenario %q: use shop, demo, l7 or large", name)
+	return nil, fmt.Errorf("unknown scenario %q: use shop, shop-day1, shop-day2, demo, l7 or large", name)
 }

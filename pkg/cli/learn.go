@@ -25,6 +25,7 @@ type synthFlags struct {
 	excludeNamespaces []string
 	dnsSelector       string
 	generalize        []string
+	public, notPublic []string
 }
 
 func (f *synthFlags) register(cmd *cobra.Command) {
@@ -34,6 +35,8 @@ func (f *synthFlags) register(cmd *cobra.Command) {
 	fl.StringSliceVar(&f.excludeNamespaces, "exclude-namespace", nil, "never write policies for these namespaces")
 	fl.StringVar(&f.dnsSelector, "dns-selector", "kube-system/k8s-app=kube-dns", "the cluster DNS server, used when the flows show no labelled one: namespace/key=value[,key=value]")
 	fl.StringSliceVar(&f.generalize, "generalize", nil, "allow broader than observed: world-prefix=N, world-prefix6=N (widen addresses to /N), world-ingress (ingress from any outside address)")
+	fl.StringSliceVar(&f.public, "public-endpoint", nil, "allow ingress from any outside address to this workload, or one port of it, whatever the evidence: namespace/workload[:port[/UDP]] (repeatable)")
+	fl.StringSliceVar(&f.notPublic, "no-public-endpoint", nil, "keep ingress from outside to this workload, or one port of it, to the addresses seen, whatever the evidence: namespace/workload[:port[/UDP]] (repeatable)")
 }
 
 func (f *synthFlags) options() (synth.Options, error) {
@@ -49,7 +52,21 @@ func (f *synthFlags) options() (synth.Options, error) {
 	if err != nil {
 		return synth.Options{}, err
 	}
-	return synth.Options{Format: format, Namespaces: f.namespaces, ExcludeNamespaces: f.excludeNamespaces, DNS: dns, Generalize: gen}, nil
+	opts := synth.Options{Format: format, Namespaces: f.namespaces, ExcludeNamespaces: f.excludeNamespaces, DNS: dns, Generalize: gen}
+	for _, flag := range []struct {
+		name   string
+		values []string
+		into   *[]synth.EndpointRef
+	}{{"--public-endpoint", f.public, &opts.Public}, {"--no-public-endpoint", f.notPublic, &opts.NotPublic}} {
+		for _, v := range flag.values {
+			ref, err := synth.ParseEndpointRef(v)
+			if err != nil {
+				return synth.Options{}, fmt.Errorf("%s: %w", flag.name, err)
+			}
+			*flag.into = append(*flag.into, ref)
+		}
+	}
+	return opts, nil
 }
 
 func newLearnCommand(streams Streams) *cobra.Command {
