@@ -71,6 +71,9 @@ func (pl *Plan) Files(format Format) ([]File, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("policy %s: %w", wp.Workload.WorkloadRef, err)
 		}
+		if format.Kubernetes() {
+			data = append(namesComment(wp, pl), data...)
+		}
 		name := policyFileName(wp.Workload.Name)
 		files = append(files, File{Path: path.Join(wp.Workload.Namespace, name), Data: data})
 		byNS[wp.Workload.Namespace] = append(byNS[wp.Workload.Namespace], name)

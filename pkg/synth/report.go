@@ -202,16 +202,20 @@ func writePublic(b *bytes.Buffer, pl *Plan) {
 	if len(pl.Public) == 0 && len(pl.EgressHints) == 0 {
 		return
 	}
-	b.WriteString("\n## Traffic from and to outside the cluster\n\n")
+	b.WriteString("\n## Ingress from outside the cluster\n\n")
 	if len(pl.Public) > 0 {
-		b.WriteString("Ingress from outside addresses, decided per workload port (see docs/synth.md, \"Public endpoints\"):\n\n")
+		b.WriteString("Decided per workload port from the sources seen (see docs/synth.md, \"Public endpoints\"):\n\n")
 		b.WriteString("| Workload port | Decision | Evidence | Reverse with |\n|---|---|---|---|\n")
+		public := false
 		for _, d := range pl.Public {
 			decision := "exact addresses"
 			if d.Public {
-				decision = "**public**: any outside address"
+				decision, public = "**public**: any outside address", true
 			}
 			fmt.Fprintf(b, "| %s %s | %s | %s | `%s` |\n", d.Endpoint.Workload, d.Endpoint.Port, decision, d.Why, d.Reverse)
+		}
+		if public {
+			b.WriteString("\nA public port takes any outside address on that port only; verification counts the other outside peers it saw reaching a public port as excess, which is this decision.\n")
 		}
 	}
 	if len(pl.EgressHints) > 0 {
