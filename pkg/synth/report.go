@@ -32,6 +32,8 @@ type ReportInput struct {
 	Warnings []string
 	// Verify is nil when verification did not run.
 	Verify *Verification
+	// LearningMode is nil when learn did not read the cluster.
+	LearningMode *LearningMode
 }
 
 // Report writes REPORT.md, meant to be pasted as a pull-request body.
@@ -56,6 +58,7 @@ func Report(in ReportInput) []byte {
 	writeVerification(&b, in.Verify)
 	writeConvergence(&b, g)
 	writeWarnings(&b, in)
+	writeOutside(&b, g, pl, in.Format, in.LearningMode)
 	writePublic(&b, pl)
 	writeServiceMap(&b, g)
 	writeEvidence(&b, pl)
