@@ -73,7 +73,11 @@ func (o Outside) Line() string {
 	if len(o.Pinned) == 0 {
 		return fmt.Sprintf("outside destinations: %d by name (toFQDNs), none pinned to addresses", len(o.Named))
 	}
-	return fmt.Sprintf("outside destinations: %d pinned to addresses seen without a DNS name (they break when the address changes; see REPORT.md), %d by name; to learn them by name: %s, then learn again",
+	if len(o.Named) == 0 {
+		return fmt.Sprintf("outside destinations: %d pinned to addresses, no DNS name seen (they break when the address changes; see REPORT.md); to learn them by name, turn learning mode on and learn again: %s",
+			len(o.Pinned), LearningModeCommand)
+	}
+	return fmt.Sprintf("outside destinations: %d pinned to addresses, no DNS name seen (they break when the address changes; see REPORT.md), %d by name (toFQDNs); if learning mode was off in their namespaces: %s",
 		len(o.Pinned), len(o.Named), LearningModeCommand)
 }
 
@@ -121,6 +125,10 @@ func writeOutside(b *bytes.Buffer, g *Graph, pl *Plan, format Format, lm *Learni
 	b.WriteString("| Workload | Address | Ports |\n|---|---|---|\n")
 	for _, p := range o.Pinned {
 		fmt.Fprintf(b, "| %s | %s | %s |\n", p.Workload, p.Prefix, rangesText(p.Ports))
+	}
+	dnsVisible := (lm != nil && len(lm.Namespaces) > 0) || (lm == nil && len(g.NameIPs) > 0)
+	if dnsVisible {
+		b.WriteString("\nDNS was visible while learning, so where learning mode covered the client these were reached without a lookup in the window: an address in the client's configuration (give it the name, if it has one), or a connection opened before learning began (learn longer).\n")
 	}
 	fmt.Fprintf(b, "\nTo learn them by name, turn learning mode on, learn again, and apply the result together with removing it:\n\n    %s\n", LearningModeCommand)
 }

@@ -41,11 +41,14 @@ func TestOutsideDestinationsPinnedAndNamed(t *testing.T) {
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("outside destinations (-want +got):\n%s", d)
 	}
-	if line := got.Line(); !strings.Contains(line, "1 pinned to addresses") || !strings.Contains(line, "1 by name") || !strings.Contains(line, LearningModeCommand) {
+	if line := got.Line(); !strings.Contains(line, "1 pinned to addresses, no DNS name seen") || !strings.Contains(line, "1 by name") || !strings.Contains(line, LearningModeCommand) {
 		t.Errorf("line %q", line)
 	}
 	if line := (Outside{Named: []string{"a.example"}}).Line(); line != "outside destinations: 1 by name (toFQDNs), none pinned to addresses" {
 		t.Errorf("names only: %q", line)
+	}
+	if line := (Outside{Pinned: got.Pinned}).Line(); !strings.Contains(line, "turn learning mode on and learn again: "+LearningModeCommand) {
+		t.Errorf("pinned only: %q", line)
 	}
 	if line := (Outside{}).Line(); line != "" {
 		t.Errorf("nothing outside: %q", line)
@@ -103,13 +106,14 @@ func TestReportSaysWhetherLearningModeWasInForce(t *testing.T) {
 	tests := []struct {
 		name string
 		g    *Graph
-		lm   *LearningMode
-		want string
+		lm      *LearningMode
+		want    string
+		visible bool
 	}{
-		{"read, in force", g, &LearningMode{Namespaces: []string{"shop"}}, "Learning mode: **in force** in shop (learning-mode policies, netpolgen.io/role=visibility, read from the cluster)"},
-		{"read, not in force", g, &LearningMode{}, "Learning mode: **not in force** (no learning-mode policy in the cluster"},
-		{"inferred on", g, nil, "Learning mode: probably **in force** (inferred, the cluster was not read): Hubble reported DNS answers for 1 names"},
-		{"inferred off", unnamed, nil, "Learning mode: probably **not in force** (inferred, the cluster was not read): Hubble reported no DNS answers"},
+		{"read, in force", g, &LearningMode{Namespaces: []string{"shop"}}, "Learning mode: **in force** in shop (learning-mode policies, netpolgen.io/role=visibility, read from the cluster)", true},
+		{"read, not in force", g, &LearningMode{}, "Learning mode: **not in force** (no learning-mode policy in the cluster", false},
+		{"inferred on", g, nil, "Learning mode: probably **in force** (inferred, the cluster was not read): Hubble reported DNS answers for 1 names", true},
+		{"inferred off", unnamed, nil, "Learning mode: probably **not in force** (inferred, the cluster was not read): Hubble reported no DNS answers", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +122,9 @@ func TestReportSaysWhetherLearningModeWasInForce(t *testing.T) {
 				if !strings.Contains(report, want) {
 					t.Errorf("REPORT.md lacks %q:\n%s", want, report)
 				}
+			}
+			if got := strings.Contains(report, "DNS was visible while learning"); got != tt.visible {
+				t.Errorf("says DNS was visible: %v, want %v", got, tt.visible)
 			}
 		})
 	}
