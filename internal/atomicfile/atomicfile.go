@@ -57,6 +57,37 @@ func Write(path string, perm fs.FileMode, produce func(io.Writer) error) error {
 // write is Write with a hook that wraps the temporary file, so tests can
 // inject the failures a real disk produces mid-write.
 func write(path string, perm fs.FileMode, produce func(io.Writer) error, wrap func(io.Writer) io.Writer) error {
+	p, err := prepare(path, perm, produce, wrap)
+	if err != nil {
+		return err
+	}
+	if err := p.Commit(); err != nil {
+		return err
+	}
+	// The new file is in place; a failed directory sync only weakens
+	// what survives a power loss, so it is reported, not undone.
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("%s: written, but %w", path, err)
+	}
+	return nil
+}
+
+// Pending is a new version of a file, complete and synced in a temporary
+// file beside it, not yet in place: the first half of Write, for callers
+// that replace several files and want every one written before any is
+// renamed.
+type Pending struct {
+	path, tmp string
+	done      bool
+}
+
+// Prepare writes what produce writes to a temporary file beside path and
+// syncs it. Path itself is untouched until Commit.
+func Prepare(path string, perm fs.FileMode, produce func(io.Writer) error) (*Pending, error) {
+	return prepare(path, perm, produce, nil)
+}
+
+func prepare(path string, perm fs.FileMode, produce func(io.Writer) error, wrap func(io.Writer) io.Writer) (*Pending, error) {
 	fail := func(err error) error {
 		_, statErr := os.Lstat(path)
 		return &Error{Path: path, Existed: statErr == nil, Err: cause(err)}
@@ -68,11 +99,11 @@ func write(path string, perm fs.FileMode, produce func(io.Writer) error, wrap fu
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		return fail(fmt.Errorf("create a temporary file in %s: %w", dir, err))
+		return nil, fail(fmt.Errorf("create a temporary file in %s: %w", dir, err))
 	}
-	committed := false
+	ok := false
 	defer func() {
-		if !committed {
+		if !ok {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
@@ -83,30 +114,44 @@ func write(path string, perm fs.FileMode, produce func(io.Writer) error, wrap fu
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	if err := produce(bw); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fail(err)
+		return nil, fail(err)
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fail(err)
+	ok = true
+	return &Pending{path: path, tmp: tmp.Name()}, nil
+}
+
+// Path is the file the pending version replaces.
+func (p *Pending) Path() string { return p.path }
+
+// Commit renames the new version over the file: one atomic step. The
+// caller syncs the directory (SyncDir) once its renames are done.
+func (p *Pending) Commit() error {
+	if err := os.Rename(p.tmp, p.path); err != nil {
+		_, statErr := os.Lstat(p.path)
+		return &Error{Path: p.path, Existed: statErr == nil, Err: cause(err)}
 	}
-	committed = true
-	// The new file is in place; a failed directory sync only weakens
-	// what survives a power loss, so it is reported, not undone.
-	if err := SyncDir(dir); err != nil {
-		return fmt.Errorf("%s: written, but %w", path, err)
-	}
+	p.done = true
 	return nil
+}
+
+// Discard removes the temporary file of a version not committed.
+func (p *Pending) Discard() {
+	if !p.done {
+		os.Remove(p.tmp)
+		p.done = true
+	}
 }
 
 // SyncDir makes renames and removals in dir durable. Filesystems that

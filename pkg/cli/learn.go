@@ -141,6 +141,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 				return err
 			}
 			fmt.Fprintf(streams.Out, "wrote %d policies in %d namespaces to %s (REPORT.md)\n", res.policies, res.namespaces, out)
+			writeRemovedLine(streams.Out, res.removed)
 			writeVerifySummary(streams.Out, res.verify)
 			if err := cflags.showDiff(cmd, streams.Out, out, res.graph); err != nil {
 				return err
@@ -315,6 +316,7 @@ type synthResult struct {
 	policies, namespaces int
 	verify               *verify.Result
 	graph                *synth.Graph
+	removed              []string // an earlier run's files this one retired
 }
 
 // synthesize writes policies, verifies them and writes the report. A
@@ -342,10 +344,11 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 	}
 	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary()})
 	files = append(files, synth.File{Path: "REPORT.md", Data: report})
-	if err := synth.WriteFiles(out, files); err != nil {
+	removed, err := writeLearned(out, files)
+	if err != nil {
 		return nil, err
 	}
-	return &synthResult{policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg}, nil
+	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg}, nil
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {

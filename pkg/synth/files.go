@@ -4,20 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 
 	"go.yaml.in/yaml/v2"
+
+	"github.com/netpolgen/netpolgen/pkg/policydir"
 )
 
 // File is one generated file, its path relative to the output directory.
-type File struct {
-	Path string
-	Data []byte
-}
+type File = policydir.File
 
 // Files renders a plan into the review layout: per namespace a
 // default-deny.yaml, one <workload>.yaml per workload and a
@@ -99,9 +95,10 @@ func policyFileName(workload string) string {
 
 func kustomization(resources []string) []byte {
 	var b bytes.Buffer
-	// The comment marks the file as netpolgen's, so a later run may
-	// remove it when its namespace has gone.
-	b.WriteString("# " + ManagedByLabel + ": " + ManagedByValue + "\n")
+	// The comment marks the file as netpolgen's (a kustomization has no
+	// labels), so a later run may replace it, or remove it when its
+	// namespace has gone.
+	b.WriteString(policydir.KustomizationMarker + "\n")
 	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
 	for _, r := range resources {
 		fmt.Fprintf(&b, "- %s\n", r)
@@ -141,46 +138,13 @@ func MarshalYAML(docs ...any) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// WriteFiles writes files under dir, creating folders as needed. A file
-// whose bytes are unchanged is left alone, and a policy file netpolgen
-// wrote before that is no longer generated is removed, so a re-run shows
-// in git only where policy changed.
+// WriteFiles makes dir hold files as netpolgen's generated set: files
+// whose bytes are unchanged are left alone (a re-run shows in git only
+// where policy changed), the policy files netpolgen wrote before and no
+// longer generates are removed, files anyone else wrote are never
+// touched, and a failed run leaves the previous set in place. See
+// policydir.Replace, which also says what it changed.
 func WriteFiles(dir string, files []File) error {
-	keep := map[string]bool{}
-	for _, f := range files {
-		p := filepath.Join(dir, filepath.FromSlash(f.Path))
-		keep[p] = true
-		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, f.Data) {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("write policies: %w", err)
-		}
-		if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-			return fmt.Errorf("write policies: %w", err)
-		}
-	}
-	return pruneStale(dir, keep)
-}
-
-// pruneStale removes YAML files under dir that carry netpolgen's
-// managed-by label but were not written this time; files anyone else
-// wrote are never touched.
-func pruneStale(dir string, keep map[string]bool) error {
-	marker := []byte(ManagedByLabel + ": " + ManagedByValue)
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || keep[p] || filepath.Ext(p) != ".yaml" {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return fmt.Errorf("prune stale policies: %w", err)
-		}
-		if bytes.Contains(data, marker) {
-			if err := os.Remove(p); err != nil {
-				return fmt.Errorf("prune stale policies: %w", err)
-			}
-		}
-		return nil
-	})
+	_, err := policydir.Replace(dir, files)
+	return err
 }
