@@ -104,8 +104,8 @@ func TestReportSaysWhetherLearningModeWasInForce(t *testing.T) {
 	unnamed := outsideGraph()
 	unnamed.NameIPs = nil
 	tests := []struct {
-		name string
-		g    *Graph
+		name    string
+		g       *Graph
 		lm      *LearningMode
 		want    string
 		visible bool
