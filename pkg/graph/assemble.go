@@ -151,7 +151,7 @@ func mergeEdge(a, b Edge, maxL7 int) Edge {
 	a.DNSQueries, c4 = unionCapped(a.DNSQueries, b.DNSQueries, maxL7)
 	a.L7Truncated = a.L7Truncated || b.L7Truncated || c1 || c2 || c3 || c4
 	a.sample, _ = unionCapped(a.sample, b.sample, sampleSize)
-	a.L7 = mergeL7(a.L7, b.L7)
+	a.L7 = MergeL7(a.L7, b.L7)
 	return a
 }
 

@@ -134,8 +134,8 @@ func addKafka(s []KafkaUse, v KafkaUse) ([]KafkaUse, bool) {
 	return slices.Insert(s, i, v), false
 }
 
-// mergeL7 combines two edges' L7 without changing either.
-func mergeL7(a, b *L7) *L7 {
+// MergeL7 combines two edges' L7 without changing either.
+func MergeL7(a, b *L7) *L7 {
 	if a == nil {
 		return b
 	}

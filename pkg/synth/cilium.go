@@ -187,12 +187,7 @@ func ciliumPorts(r Rule) (api.PortRules, api.ICMPRules) {
 	for _, p := range r.Ports {
 		pr.Ports = append(pr.Ports, api.PortProtocol{Port: strconv.Itoa(int(p.Port)), EndPort: int32(p.End), Protocol: ciliumProtocol(p.Protocol)})
 	}
-	if r.DNS {
-		// Every name is allowed at the DNS proxy: the resolver's search
-		// path expands names into queries the flows never show, and the
-		// server itself is already limited to port 53.
-		pr.Rules = &api.L7Rules{DNS: []api.PortRuleDNS{{MatchPattern: "*"}}}
-	}
+	pr.Rules = ciliumL7(r)
 	return api.PortRules{pr}, nil
 }
 

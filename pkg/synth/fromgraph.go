@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
 
 	"github.com/netpolgen/netpolgen/pkg/graph"
 )
@@ -130,7 +131,7 @@ func (c *converter) edge(e graph.Edge) {
 	for _, from := range froms {
 		for _, to := range tos {
 			se := Edge{From: from, To: to, Protocol: e.Protocol, Port: port, Services: e.Services,
-				Flows: e.Count, Dropped: e.Dropped, First: e.FirstSeen, Last: e.LastSeen}
+				Flows: e.Count, Dropped: e.Dropped, First: e.FirstSeen, Last: e.LastSeen, L7: e.L7}
 			k := se.Key()
 			if old := c.edges[k]; old != nil {
 				mergeEdge(old, se)
@@ -143,6 +144,7 @@ func (c *converter) edge(e graph.Edge) {
 }
 
 func mergeEdge(dst *Edge, e Edge) {
+	dst.L7 = graph.MergeL7(dst.L7, e.L7)
 	dst.Flows += e.Flows
 	dst.Dropped += e.Dropped
 	if !e.First.IsZero() && (dst.First.IsZero() || e.First.Before(dst.First)) {
@@ -189,6 +191,9 @@ func (c *converter) coverage() {
 	}
 	if cov.InClusterWorldFlows > 0 {
 		c.note(fmt.Sprintf("%d flows showed pods as world (their identity was not resolved on the observing node)", cov.InClusterWorldFlows))
+	}
+	if cov.MalformedL7 > 0 {
+		c.note(fmt.Sprintf("%d L7 requests with a malformed method or URL were left out of the routes: %s", cov.MalformedL7, strings.Join(cov.MalformedL7Notes, "; ")))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
@@ -148,6 +149,9 @@ type Edge struct {
 	// Dropped counts flows of this connection dropped during learning.
 	Dropped     uint64
 	First, Last time.Time
+	// L7 is what the connection's L7 requests said (routes, lookups,
+	// Kafka topics), or nil.
+	L7 *graph.L7
 }
 
 // PortKey is a protocol and port.

@@ -120,6 +120,8 @@ type Options struct {
 	// workload or one of its ports, whatever the evidence says.
 	Public    []EndpointRef
 	NotPublic []EndpointRef
+	// L7 turns on L7 rules (see l7.go).
+	L7 L7Options
 }
 
 func (o Options) withDefaults() Options {

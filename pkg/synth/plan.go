@@ -23,6 +23,8 @@ type Plan struct {
 	// Skipped are edges no policy expresses, with why.
 	Skipped  []SkippedEdge
 	Warnings []string
+	// L7 is what L7 rules were written from (learn --l7), or nil.
+	L7 *L7Plan
 	// Selectors, NameIPs and EntityIPs carry what rendering needs to
 	// know about peers; ClusterCIDRs are left out of ipBlocks that stand
 	// for any outside address.
@@ -55,6 +57,10 @@ type Rule struct {
 	// DNS marks the egress rule to the DNS server, which CiliumNetworkPolicy
 	// sends through the DNS proxy so toFQDNs can learn addresses.
 	DNS bool
+	// DNSNames, on a DNS rule, are the names it allows (nil: any); HTTP
+	// are the routes an ingress rule allows (nil: any). See l7.go.
+	DNSNames []DNSMatch
+	HTTP     []HTTPRule
 }
 
 // PortRange is a protocol and an inclusive port range; End is 0 for a
@@ -82,6 +88,9 @@ func Build(g *Graph, opts Options) (*Plan, error) {
 	}
 	b.collect()
 	plan := b.finish()
+	if opts.L7.Enabled && opts.Format.Cilium() {
+		applyL7(plan, g, opts)
+	}
 	plan.Selectors = make(map[WorkloadRef]map[string]string, len(g.Workloads))
 	for _, w := range g.Workloads {
 		plan.Selectors[w.WorkloadRef] = w.Selector

@@ -59,6 +59,7 @@ func Report(in ReportInput) []byte {
 	writeConvergence(&b, g)
 	writeWarnings(&b, in)
 	writeOutside(&b, g, pl, in.Format, in.LearningMode)
+	writeL7(&b, pl, in.Format)
 	writePublic(&b, pl)
 	writeServiceMap(&b, g)
 	writeEvidence(&b, pl)
