@@ -20,6 +20,7 @@ func newDiffCommand(streams Streams) *cobra.Command {
 		state    string
 		output   string
 		conn     cluster.Options
+		gflags   graphFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "diff --policies DIR",
@@ -38,6 +39,10 @@ Semantic diff (with --from-file, or --state: the graph learn saved): every obser
 the current policies and under the current policies with the proposed ones
 applied, through the same Cilium policy engine as verify: newly denied
 (would break), newly allowed, unchanged.
+
+The captures are folded with the identity options (--keep-labels and the
+rest) the policies were learned with, read from netpolgen.options in the
+policy directory, which learn writes; a flag given here wins.
 
 Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 		Example: `  netpolgen diff --policies policies/
@@ -58,9 +63,16 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 			if err != nil {
 				return err
 			}
+			if _, err := gflags.useLearnOptions(cmd, streams, policies); err != nil {
+				return err
+			}
+			gopts, err := gflags.options()
+			if err != nil {
+				return err
+			}
 			in := diff.Inputs{
 				Proposed: proposed, AgainstDir: against, Cluster: conn,
-				Captures: files, Stdin: streams.In,
+				Captures: files, Stdin: streams.In, GraphOptions: gopts,
 			}
 			if state != "" {
 				g, err := graph.LoadFile(state)
@@ -89,6 +101,7 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 	f.StringVar(&state, "state", "", "learned graph (learn --state) for the semantic diff, instead of --from-file")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
 	addClusterFlags(cmd, &conn)
+	gflags.registerIdentity(cmd)
 	return cmd
 }
 

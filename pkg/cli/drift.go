@@ -67,6 +67,10 @@ The policies are a directory (--policies, re-read every interval) or the
 live cluster's NetworkPolicies and CiliumNetworkPolicies (--cluster,
 watched with informers, so changes apply at once).
 
+With --policies, the identity options (--keep-labels and the rest) default
+to those in netpolgen.options in that directory, which learn writes; a flag
+given here wins.
+
 --once reads a capture (--from-file) or what Hubble holds now, writes the
 report and exits 1 when uncovered traffic exists. See docs/drift.md.`,
 		Example: `  netpolgen drift --once --policies policies/ --from-file flows.json --report-dir drift/
@@ -111,6 +115,11 @@ func runDrift(cmd *cobra.Command, streams Streams, f driftFlags, gflags graphFla
 	staleAfter, err := parseDays(f.staleAfter)
 	if err != nil {
 		return fmt.Errorf("--stale-after: %w", err)
+	}
+	if f.policies != "" {
+		if _, err := gflags.useLearnOptions(cmd, streams, f.policies); err != nil {
+			return err
+		}
 	}
 	gopts, err := gflags.options()
 	if err != nil {

@@ -20,6 +20,14 @@ type graphFlags struct {
 }
 
 func (f *graphFlags) register(cmd *cobra.Command) {
+	f.registerIdentity(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.opts.NodeNames, "node-name", nil, "keep only flows observed on these nodes (for learners sharded by node)")
+	fl.BoolVar(&f.strict, "strict", false, "stop at the first malformed record instead of skipping it")
+}
+
+// registerIdentity adds the options that decide peers' identities.
+func (f *graphFlags) registerIdentity(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringSliceVar(&f.opts.SelectorLabels, "selector-labels", nil, "label keys a selector prefers, in order (default app.kubernetes.io/name,app,k8s-app,name)")
 	fl.StringSliceVar(&f.opts.IgnoreLabels, "ignore-labels", nil, "more label keys to drop from identities (a trailing * matches a prefix)")
@@ -27,8 +35,6 @@ func (f *graphFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.opts.CIDRPrefixV4, "cidr-prefix-v4", 0, "aggregate world IPv4 addresses into prefixes of this length (0 keeps /32)")
 	fl.IntVar(&f.opts.CIDRPrefixV6, "cidr-prefix-v6", 0, "aggregate world IPv6 addresses into prefixes of this length (0 keeps /128)")
 	fl.StringSliceVar(&f.clusterCIDRs, "cluster-cidr", nil, "pod or service ranges: world addresses inside them are flagged as in-cluster")
-	fl.StringSliceVar(&f.opts.NodeNames, "node-name", nil, "keep only flows observed on these nodes (for learners sharded by node)")
-	fl.BoolVar(&f.strict, "strict", false, "stop at the first malformed record instead of skipping it")
 }
 
 func (f *graphFlags) options() (graph.Options, error) {

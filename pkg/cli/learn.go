@@ -343,7 +343,7 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 		return nil, err
 	}
 	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary()})
-	files = append(files, synth.File{Path: "REPORT.md", Data: report})
+	files = append(files, synth.File{Path: "REPORT.md", Data: report}, learnOptionsFile(g.Options, opts))
 	removed, err := writeLearned(out, files)
 	if err != nil {
 		return nil, err

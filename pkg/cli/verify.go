@@ -29,7 +29,11 @@ policies allow is reported as excess. Exits 1 when an observed connection is
 denied.
 
 The excess sweep looks at workloads in the namespaces given by --namespace
-(default all) minus --exclude-namespace.`,
+(default all) minus --exclude-namespace.
+
+The identity options (--keep-labels and the rest) and the namespaces default
+to those the policies were learned with, read from netpolgen.options in the
+policy directory, which learn writes; a flag given here wins.`,
 		Example: `  netpolgen verify --policies policies/ --from-file flows.json
   netpolgen verify --policies policies/ --load learn.graph.json --exclude-namespace kube-system`,
 		Args: cobra.NoArgs,
@@ -43,6 +47,14 @@ The excess sweep looks at workloads in the namespaces given by --namespace
 			ps, err := verify.LoadDir(policies)
 			if err != nil {
 				return err
+			}
+			learned, err := gflags.useLearnOptions(cmd, streams, policies)
+			if err != nil {
+				return err
+			}
+			if learned != nil && !cmd.Flags().Changed("namespace") && !cmd.Flags().Changed("exclude-namespace") {
+				// Sweep the namespaces that got policies.
+				namespaces, excludeNamespaces = learned.Namespaces, learned.ExcludeNamespaces
 			}
 			if len(ps.Kubernetes)+len(ps.Cilium) == 0 {
 				return fmt.Errorf("no NetworkPolicy or CiliumNetworkPolicy found under %s", policies)

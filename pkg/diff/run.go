@@ -26,6 +26,9 @@ type Inputs struct {
 	Captures []string
 	Stdin    io.Reader
 	Graph    *synth.Graph
+	// GraphOptions are the identity options the captures are folded
+	// with: those the proposed policies were learned with.
+	GraphOptions graph.Options
 }
 
 // Run gathers the current policies, diffs the objects and, given
@@ -66,7 +69,7 @@ func Run(ctx context.Context, in Inputs) (*Report, error) {
 		if snap != nil {
 			enrich = cluster.NewEnricher(snap.Pods)
 		}
-		if g, err = ObservedGraph(ctx, in.Captures, in.Stdin, enrich); err != nil {
+		if g, err = ObservedGraph(ctx, in.Captures, in.Stdin, enrich, in.GraphOptions); err != nil {
 			return nil, err
 		}
 	}
@@ -82,15 +85,16 @@ func Run(ctx context.Context, in Inputs) (*Report, error) {
 	return report, nil
 }
 
-// ObservedGraph folds captures into synthesis's graph as learn does; a
-// non-nil enricher names pods the flows show only as addresses.
-func ObservedGraph(ctx context.Context, files []string, stdin io.Reader, enrich *cluster.Enricher) (*synth.Graph, error) {
+// ObservedGraph folds captures into synthesis's graph as learn does, with
+// learn's identity options; a non-nil enricher names pods the flows show
+// only as addresses.
+func ObservedGraph(ctx context.Context, files []string, stdin io.Reader, enrich *cluster.Enricher, opts graph.Options) (*synth.Graph, error) {
 	var src observe.Source = observe.NewFileSource(files, observe.FileOptions{Stdin: stdin})
 	defer src.Close()
 	if enrich != nil {
 		src = enrich.Source(src)
 	}
-	g, err := graph.Build(ctx, src, graph.Options{})
+	g, err := graph.Build(ctx, src, opts)
 	if err != nil {
 		return nil, err
 	}

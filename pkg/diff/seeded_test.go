@@ -79,7 +79,7 @@ func seededGraph() *synth.Graph {
 	peer := func(app string) synth.Peer { return synth.WorkloadPeer("seeded", app) }
 	wl := func(app string) synth.Workload {
 		return synth.Workload{WorkloadRef: synth.WorkloadRef{Namespace: "seeded", Name: app}, Selector: map[string]string{"app": app},
-			Labels: []string{"k8s:app=" + app, "k8s:io.kubernetes.pod.namespace=seeded"}}
+			Identities: [][]string{{"k8s:app=" + app, "k8s:io.kubernetes.pod.namespace=seeded"}}}
 	}
 	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 	edge := func(from, to synth.Peer, port uint16) synth.Edge {

@@ -15,7 +15,7 @@ func workload(ns, app string) synth.Workload {
 	return synth.Workload{
 		WorkloadRef: synth.WorkloadRef{Namespace: ns, Name: app},
 		Selector:    map[string]string{"app": app},
-		Labels:      []string{"k8s:app=" + app, "k8s:io.kubernetes.pod.namespace=" + ns},
+		Identities:  [][]string{{"k8s:app=" + app, "k8s:io.kubernetes.pod.namespace=" + ns}},
 	}
 }
 

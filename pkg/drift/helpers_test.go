@@ -74,9 +74,11 @@ func (f fixture) write(t *testing.T, name string, data ...[]byte) string {
 	return p
 }
 
-// shopPod is an endpoint of the shop as Hubble describes its pods.
+// shopPod is an endpoint of the shop as Hubble describes its pods: with
+// the namespace's kubernetes.io/metadata.name label, as flowgen's pods
+// (and every pod of Kubernetes 1.21 on) carry it.
 func shopPod(ns, pod, workload string, id uint32, lbls ...string) *flowpb.Endpoint {
-	all := append([]string{"k8s:io.kubernetes.pod.namespace=" + ns}, lbls...)
+	all := append([]string{"k8s:io.kubernetes.pod.namespace=" + ns, "k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name=" + ns}, lbls...)
 	return &flowpb.Endpoint{ID: id, Identity: id, Namespace: ns, PodName: pod, Labels: all,
 		Workloads: []*flowpb.Workload{{Name: workload, Kind: "Deployment"}}}
 }
