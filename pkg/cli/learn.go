@@ -325,6 +325,7 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 	sg := synth.FromGraph(g)
 	if snap != nil {
 		cluster.FillAPIServer(sg, snap)
+		sg.Window.Notes = append(sg.Window.Notes, cluster.FillExposures(sg, snap)...)
 	}
 	plan, err := synth.Build(sg, opts)
 	if err != nil {

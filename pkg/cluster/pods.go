@@ -18,6 +18,9 @@ type Pod struct {
 	// the node, not the pod.
 	HostNetwork bool
 	IPs         []netip.Addr
+	// NamedPorts are its containers' ports by name, for a Service's
+	// named targetPort.
+	NamedPorts map[string]int32
 }
 
 // PodIndex finds the pod that holds an address.
@@ -45,6 +48,7 @@ func NewPodIndex(pods []corev1.Pod) *PodIndex {
 			NodeName:       p.Spec.NodeName,
 			HostNetwork:    p.Spec.HostNetwork,
 			IPs:            podIPs(p),
+			NamedPorts:     namedPorts(p),
 		}
 		idx.pods = append(idx.pods, pod)
 		if pod.HostNetwork {
@@ -62,6 +66,22 @@ func NewPodIndex(pods []corev1.Pod) *PodIndex {
 		return idx.pods[i].Name < idx.pods[j].Name
 	})
 	return idx
+}
+
+func namedPorts(p *corev1.Pod) map[string]int32 {
+	var out map[string]int32
+	for _, c := range p.Spec.Containers {
+		for _, port := range c.Ports {
+			if port.Name == "" {
+				continue
+			}
+			if out == nil {
+				out = map[string]int32{}
+			}
+			out[port.Name] = port.ContainerPort
+		}
+	}
+	return out
 }
 
 func podIPs(p *corev1.Pod) []netip.Addr {

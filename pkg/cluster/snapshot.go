@@ -28,6 +28,11 @@ type Snapshot struct {
 	// APIServer are the kube-apiserver's endpoints from the
 	// default/kubernetes EndpointSlice.
 	APIServer []netip.AddrPort
+	// Exposures are the Service ports reachable from outside the cluster
+	// (LoadBalancer, NodePort, Ingress and HTTPRoute backends), evidence
+	// for public endpoints; ExposureNotes say what could not be read.
+	Exposures     []Exposure
+	ExposureNotes []string
 }
 
 // Namespace is a namespace and its labels.
@@ -57,6 +62,7 @@ func (c *Client) Read(ctx context.Context) (*Snapshot, error) {
 	if s.APIServer, err = c.apiServerEndpoints(ctx); err != nil {
 		return nil, err
 	}
+	s.Exposures, s.ExposureNotes = c.exposures(ctx)
 	return s, nil
 }
 
