@@ -59,10 +59,13 @@ func Run(ctx context.Context, in Inputs) (*Report, error) {
 		current, report.Absent, report.Against = snap.Policies, snap.Absent, c.Server()
 		normalize = c.DryRunApply
 	}
+	current, learning := splitLearningMode(current)
+	proposed, _ := splitLearningMode(in.Proposed)
 	var err error
-	if report.Objects, err = Objects(ctx, in.Proposed, current, normalize); err != nil {
+	if report.Objects, err = Objects(ctx, proposed, current, normalize); err != nil {
 		return nil, err
 	}
+	report.Objects.Notes = append(report.Objects.Notes, learningModeNotes(learning)...)
 	g := in.Graph
 	if g == nil && len(in.Captures) > 0 {
 		var enrich *cluster.Enricher
@@ -79,7 +82,7 @@ func Run(ctx context.Context, in Inputs) (*Report, error) {
 	if snap != nil {
 		cluster.FillAPIServer(g, snap)
 	}
-	if report.Semantic, err = Semantic(g, current, in.Proposed); err != nil {
+	if report.Semantic, err = Semantic(g, current, proposed); err != nil {
 		return nil, err
 	}
 	return report, nil

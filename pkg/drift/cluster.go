@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/netpolgen/netpolgen/pkg/cluster"
+	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )
 
@@ -120,6 +121,10 @@ func (s *ClusterSource) Policies() (*verify.Policies, error) {
 	sort.Strings(keys)
 	ps := &verify.Policies{}
 	for _, k := range keys {
+		if synth.IsVisibility(s.objects[k].GetLabels()) {
+			// Learning mode: see withoutLearningMode.
+			continue
+		}
 		data, err := policyDocument(s.objects[k])
 		if err == nil {
 			err = ps.Add(k, data)

@@ -34,7 +34,7 @@ func (d *DirSource) Policies() (*verify.Policies, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policies in %s: %w", d.dir, err)
 	}
-	return ps, nil
+	return withoutLearningMode(ps), nil
 }
 
 // Changed implements PolicySource; a directory is re-read every interval.
