@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/pkg/graph"
 )
 
 func TestGraphTextOnTheLegacyCapture(t *testing.T) {
@@ -56,7 +58,7 @@ func TestGraphShardsMergeToTheWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, stderr := run(t, string(data), "merge", "-", a)
-	if code != 0 || !strings.HasPrefix(out, "{\n \"version\": 1,") {
+	if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("{\n \"version\": %d,", graph.SnapshotVersion)) {
 		t.Errorf("merge - a: exit %d, stderr %s, output %.60q", code, stderr, out)
 	}
 }
