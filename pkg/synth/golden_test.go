@@ -95,6 +95,16 @@ func goldenGraphs() map[string]*Graph {
 			// that allows nothing.
 			Workloads: []Workload{wl("shop", "debug-shell", "app", "debug-shell"), wl("shop", "unlabelled")},
 		},
+		"public-endpoint": {
+			// 443 takes clients from many networks: any outside address on
+			// 443, with the cluster's ranges excepted; the partner keeps its
+			// address on 8443.
+			Workloads: []Workload{wl("shop", "web", "app", "web")},
+			Edges: append(publicClients(shop("web"), 443, 10),
+				edge(AddrPeer(netip.MustParseAddr("192.0.2.10")), shop("web"), observe.ProtoTCP, 8443)),
+			ClusterCIDRs: []netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.96.0.0/12"), netip.MustParsePrefix("fd00:10:96::/108")},
+			Window:       Window{Start: t0, End: t0.Add(time.Hour)},
+		},
 		"cross-namespace": {
 			Workloads: []Workload{wl("shop", "checkout", "app", "checkout"), wl("payments", "gateway", "app", "gateway"), wl("monitoring", "prometheus", "app", "prometheus")},
 			Edges: []Edge{
@@ -104,6 +114,21 @@ func goldenGraphs() map[string]*Graph {
 			},
 		},
 	}
+}
+
+// publicClients are n internet clients of one port, each seen once, from
+// addresses in three /16 networks.
+func publicClients(to Peer, port uint16, n int) []Edge {
+	var out []Edge
+	for i := 0; i < n; i++ {
+		a := netip.AddrFrom4([4]byte{198, 18 + byte(i%2), byte(i), 7})
+		if i%3 == 0 {
+			a = netip.AddrFrom4([4]byte{203, 0, 113, byte(10 + i)})
+		}
+		at := t0.Add(time.Duration(i) * time.Minute)
+		out = append(out, Edge{From: AddrPeer(a), To: to, Protocol: observe.ProtoTCP, Port: port, Flows: 6, First: at, Last: at})
+	}
+	return out
 }
 
 func renderAll(t *testing.T, g *Graph, opts Options) []byte {
