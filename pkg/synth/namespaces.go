@@ -93,8 +93,12 @@ func NamespaceSelections(workloads []Workload) map[string]NamespaceSelection {
 				break
 			}
 		}
-		if sel.Labels == nil {
-			sel.Note = fmt.Sprintf("NetworkPolicy cannot select namespace %s: its pods' identities show no namespace label that singles it out (Cilium matches a namespaceSelector against io.cilium.k8s.namespace.labels.*, and Kubernetes before 1.21 sets no %s); the CiliumNetworkPolicy format selects it by io.kubernetes.pod.namespace", ns, k8sNamespaceNameLabel)
+		switch {
+		case sel.Labels != nil:
+		case len(c) == 0:
+			sel.Note = fmt.Sprintf("NetworkPolicy cannot select namespace %s: its pods' identities carry no namespace labels (Cilium matches a namespaceSelector against io.cilium.k8s.namespace.labels.*; Kubernetes before 1.21 sets no %s); the CiliumNetworkPolicy format selects it by io.kubernetes.pod.namespace", ns, k8sNamespaceNameLabel)
+		default:
+			sel.Note = fmt.Sprintf("NetworkPolicy cannot select namespace %s: its pods' identities show no %s label and no other namespace label that singles it out; the CiliumNetworkPolicy format selects it by io.kubernetes.pod.namespace", ns, k8sNamespaceNameLabel)
 		}
 		out[ns] = sel
 	}
