@@ -49,6 +49,16 @@ type L7Plan struct {
 	NoL7 []ConnKey
 	// Collapsed are tables whose routes were folded to common prefixes.
 	Collapsed []string
+	// Verification is what verify found about the L7 rules, or nil.
+	Verification *L7Verification
+}
+
+// L7Verification is the L7 verification as the report states it.
+type L7Verification struct {
+	Observed, Allowed int
+	Denied            []string
+	Candidates        int
+	Excess            []string
 }
 
 // RouteTable is the route table of one client on one port of a

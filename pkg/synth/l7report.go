@@ -24,6 +24,16 @@ func writeL7(b *bytes.Buffer, pl *Plan, format Format) {
 		b.WriteString(" NetworkPolicy has no L7 rules: the NetworkPolicies stay L3/L4.")
 	}
 	b.WriteString("\n")
+	if v := l7.Verification; v != nil {
+		fmt.Fprintf(b, "\nVerified with Cilium's resolved policy (HTTP rules as translated for Envoy, matched whole): %d of %d observed requests allowed; ", v.Allowed, v.Observed)
+		fmt.Fprintf(b, "%d of %d never-observed requests (other methods, sibling routes, routes past observed ones, other DNS names) allowed.\n", len(v.Excess), v.Candidates)
+		for _, d := range v.Denied {
+			fmt.Fprintf(b, "- **DENIED** %s\n", d)
+		}
+		for _, e := range v.Excess {
+			fmt.Fprintf(b, "- excess: %s\n", e)
+		}
+	}
 	if len(l7.Tables) > 0 {
 		b.WriteString("\n### HTTP routes\n\n")
 		b.WriteString("Path segments that name one object (numbers, UUIDs, long hex, or a position with many distinct values) are `{id}` (`[^/]+` in the rule); ")
