@@ -218,4 +218,3 @@ func TestL7WithoutRulesAllowsEverything(t *testing.T) {
 		t.Errorf("L3/L4 policies: denied %d, excess %d of %d", len(res.Denied), len(res.Excess), res.Candidates)
 	}
 }
-
