@@ -143,6 +143,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			fmt.Fprintf(streams.Out, "wrote %d policies in %d namespaces to %s (REPORT.md)\n", res.policies, res.namespaces, out)
 			writeRemovedLine(streams.Out, res.removed)
 			writeVerifySummary(streams.Out, res.verify)
+			writeOutsideLine(streams.Out, res.outside)
 			if err := cflags.showDiff(cmd, streams.Out, out, res.graph); err != nil {
 				return err
 			}
@@ -316,6 +317,7 @@ type synthResult struct {
 	policies, namespaces int
 	verify               *verify.Result
 	graph                *synth.Graph
+	outside              synth.Outside
 	removed              []string // an earlier run's files this one retired
 }
 
@@ -343,13 +345,13 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 	if err != nil {
 		return nil, err
 	}
-	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary()})
+	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary(), LearningMode: learningModeOf(snap)})
 	files = append(files, synth.File{Path: "REPORT.md", Data: report}, learnOptionsFile(g.Options, opts))
 	removed, err := writeLearned(out, files)
 	if err != nil {
 		return nil, err
 	}
-	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg}, nil
+	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg, outside: synth.OutsideDestinations(plan)}, nil
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {
