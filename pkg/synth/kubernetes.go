@@ -129,6 +129,9 @@ func (pl *Plan) entityBlocks(e Entity, ports []PortRange, ingress bool) ([]netip
 		return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, ""
 	}
 	ips := pl.EntityIPs[e]
+	if len(ips) == 0 && e == EntityKubeAPIServer {
+		return nil, fmt.Sprintf("%s on %s: NetworkPolicy cannot select the kube-apiserver entity, and neither the flows nor the cluster gave its addresses (learn --cluster reads them from the default/kubernetes EndpointSlice); left out, so this workload loses the Kubernetes API under NetworkPolicy: use --cluster or the CiliumNetworkPolicy format", e, rangesText(ports))
+	}
 	if len(ips) == 0 {
 		return nil, fmt.Sprintf("%s on %s: NetworkPolicy cannot select the %s entity and its addresses were not seen; use the CiliumNetworkPolicy format for it; left out", e, rangesText(ports), e)
 	}
