@@ -64,3 +64,39 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerifyObservedIdentities is BenchmarkVerify with every
+// workload seen with two identity label sets (two rollouts), as graphs
+// learned from flows are: each observed connection is looked up for all
+// four pairs and the sweep walks both identities' policies.
+func BenchmarkVerifyObservedIdentities(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		g := withIdentities(benchGraph(n), true)
+		opts := synth.Options{Format: synth.FormatCilium, ExcludeNamespaces: []string{"kube-system"}}
+		plan, err := synth.Build(g, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		files, _, err := plan.Files(opts.Format)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ps, err := FromFiles(files)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("workloads=%d", n), func(b *testing.B) {
+			var res *Result
+			for b.Loop() {
+				if res, err = Verify(g, ps, Options{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if !res.OK() || len(res.Excess) != 0 || res.IdentityNote != "" {
+				b.Fatalf("denied %d, excess %d, note %q", len(res.Denied), len(res.Excess), res.IdentityNote)
+			}
+			b.ReportMetric(float64(res.Candidates), "candidates")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(res.Candidates), "ns/candidate")
+		})
+	}
+}
