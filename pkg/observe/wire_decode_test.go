@@ -91,6 +91,10 @@ func referenceRecord(r *observerpb.GetFlowsResponse) Record {
 		}
 	case r.GetNodeStatus() != nil:
 		rec.Kind = KindNodeStatus
+	case len(r.ProtoReflect().GetUnknown()) > 0 && (r.GetNodeName() != "" || r.GetTime() != nil):
+		// Only fields this API lacks, beside the envelope: an event kind
+		// a newer Hubble added.
+		rec.Kind = KindUnknownEvent
 	}
 	return rec
 }
