@@ -96,11 +96,13 @@ type PublicDecision struct {
 	// Public ports are allowed from any outside address; the others from
 	// the observed addresses only.
 	Public bool
-	// Sources, Networks and Transient describe the outside addresses seen:
-	// how many, in how many /16 (IPv6 /32) networks, and how many were
-	// seen over less than a tenth of the learning window.
-	Sources, Networks, Transient int
-	Flows                        uint64
+	// Sources, Networks and Transient describe the public outside
+	// addresses seen: how many, in how many /16 (IPv6 /32) networks, and
+	// how many were seen over less than a tenth of the learning window.
+	// Private counts private addresses (RFC 1918, CGNAT, ULA), which are
+	// the same organisation's machines and never make a port public.
+	Sources, Networks, Transient, Private int
+	Flows                                 uint64
 	// Why is the evidence in words; Reverse the flag that undoes it.
 	Why, Reverse string
 }
@@ -112,6 +114,7 @@ func (b *builder) publicDecisions() map[EndpointRef]*PublicDecision {
 		sources   map[netip.Prefix]bool
 		networks  map[netip.Prefix]bool
 		transient int
+		private   int
 		flows     uint64
 	}
 	span := b.g.Window.End.Sub(b.g.Window.Start)
@@ -132,6 +135,13 @@ func (b *builder) publicDecisions() map[EndpointRef]*PublicDecision {
 			continue
 		}
 		ev.sources[src] = true
+		if privateAddr(src.Addr()) {
+			// Machines of the same organisation (another VPC, an office
+			// network) are not internet clients, however many networks
+			// they span.
+			ev.private++
+			continue
+		}
 		ev.networks[network(src.Addr())] = true
 		if transient(e, span) {
 			ev.transient++
@@ -144,9 +154,12 @@ func (b *builder) publicDecisions() map[EndpointRef]*PublicDecision {
 	}
 	out := make(map[EndpointRef]*PublicDecision, len(byPort))
 	for ref, ev := range byPort {
-		d := &PublicDecision{Endpoint: ref, Sources: len(ev.sources), Networks: len(ev.networks), Transient: ev.transient, Flows: ev.flows}
+		d := &PublicDecision{Endpoint: ref, Sources: len(ev.sources) - ev.private, Private: ev.private, Networks: len(ev.networks), Transient: ev.transient, Flows: ev.flows}
 		seen := fmt.Sprintf("%s in %s (/16, IPv6 /32), %d of them transient, %d flows",
 			plural(d.Sources, "outside address", "outside addresses"), plural(d.Networks, "network", "networks"), d.Transient, d.Flows)
+		if d.Private > 0 {
+			seen += fmt.Sprintf("; %s not counted", plural(d.Private, "private address", "private addresses"))
+		}
 		forced, public := b.forcedPublic(ref)
 		switch {
 		case forced != "":
@@ -207,6 +220,13 @@ func (b *builder) outsideSource(p Peer) (netip.Prefix, bool) {
 		}
 	}
 	return netip.Prefix{}, false
+}
+
+// privateAddr reports addresses no internet client has: RFC 1918, shared
+// (CGNAT) 100.64.0.0/10, IPv6 unique-local, loopback and link-local.
+func privateAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || netip.MustParsePrefix("100.64.0.0/10").Contains(a)
 }
 
 // network is the block an address's owner most likely holds: a /16 of

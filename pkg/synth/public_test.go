@@ -99,6 +99,18 @@ func TestPublicEndpointDecision(t *testing.T) {
 		{name: "a port flag beats a workload flag", clients: 12,
 			opts: Options{Public: []EndpointRef{ref("shop/web")}, NotPublic: []EndpointRef{ref("shop/web:443")}},
 			want: map[string]string{"shop/web:443/TCP": "exact", "shop/web:9443/TCP": "public", "shop/api:8443/TCP": "exact"}},
+		{name: "many private addresses are the organisation's machines, not the internet", clients: 0,
+			graph: func(g *Graph) {
+				web := WorkloadPeer("shop", "web")
+				for i := 0; i < 12; i++ {
+					a := netip.AddrFrom4([4]byte{10, byte(i), 0, 5})
+					if i%3 == 1 {
+						a = netip.AddrFrom4([4]byte{100, 64 + byte(i), 0, 5})
+					}
+					g.Edges = append(g.Edges, Edge{From: AddrPeer(a), To: web, Protocol: observe.ProtoTCP, Port: 443, Flows: 1, First: t0, Last: t0})
+				}
+			},
+			want: map[string]string{"shop/web:443/TCP": "exact", "shop/web:9443/TCP": "exact", "shop/api:8443/TCP": "exact"}},
 		{name: "a LoadBalancer Service in front of the partner port", clients: 2,
 			graph: func(g *Graph) {
 				g.Exposures = []Exposure{{Workload: WorkloadRef{"shop", "api"}, Port: PortKey{observe.ProtoTCP, 8443}, By: "Service shop/api (LoadBalancer)"}}
