@@ -42,7 +42,9 @@
 //   - KindReserved: Entity is one of world, host, remote-node,
 //     kube-apiserver, ingress, unmanaged or another Cilium reserved entity
 //     name; Cilium's entity names are used as they are so a
-//     CiliumNetworkPolicy can say toEntities/fromEntities.
+//     CiliumNetworkPolicy can say toEntities/fromEntities. The addresses
+//     flows showed for the kube-apiserver are kept (Graph.EntityAddrs): a
+//     NetworkPolicy can reach it only through ipBlocks of them.
 //   - KindExternal: a world address. CIDR is the IP as a /32 or /128, or
 //     the aggregate when Options.CIDRPrefixV4/V6 ask for it. DNSNames are
 //     the names it answered to. InClusterIP says the address looks like a
