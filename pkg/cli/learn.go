@@ -73,6 +73,7 @@ func newLearnCommand(streams Streams) *cobra.Command {
 	var (
 		gflags    graphFlags
 		sflags    synthFlags
+		lflags    l7Flags
 		cflags    learnClusterFlags
 		fromFiles []string
 		hflags    hubbleFlags
@@ -128,6 +129,9 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err != nil {
 				return err
 			}
+			if err := lflags.apply(&sopts, &gopts); err != nil {
+				return err
+			}
 			snap, err := cflags.snapshot(cmd, streams.Err, live)
 			if err != nil {
 				return err
@@ -136,6 +140,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err != nil {
 				return err
 			}
+			writeMalformedL7(streams.Err, g)
 			res, err := synthesize(g, sopts, out, snap)
 			if err != nil {
 				return err
@@ -143,6 +148,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			fmt.Fprintf(streams.Out, "wrote %d policies in %d namespaces to %s (REPORT.md)\n", res.policies, res.namespaces, out)
 			writeRemovedLine(streams.Out, res.removed)
 			writeVerifySummary(streams.Out, res.verify)
+			writeL7Summary(streams.Out, res.l7)
 			writeOutsideLine(streams.Out, res.outside)
 			if err := cflags.showDiff(cmd, streams.Out, out, res.graph); err != nil {
 				return err
@@ -150,11 +156,15 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if !res.verify.OK() {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed connections would be denied; see %s", len(res.verify.Denied), filepath.Join(out, "REPORT.md"))}
 			}
+			if res.l7 != nil && !res.l7.OK() {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed L7 requests would be denied; see %s", len(res.l7.Denied), filepath.Join(out, "REPORT.md"))}
+			}
 			return nil
 		},
 	}
 	gflags.register(cmd)
 	sflags.register(cmd)
+	lflags.register(cmd)
 	cflags.register(cmd)
 	fl := cmd.Flags()
 	fl.StringArrayVar(&fromFiles, "from-file", nil, "learn from this capture (repeatable; - for standard input)")
@@ -200,6 +210,7 @@ func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls lea
 	if len(ls.files) > 0 {
 		src := observe.NewFileSource(ls.files, observe.FileOptions{Strict: ls.strict, Stdin: streams.In})
 		defer src.Close()
+		l.locate = src.Position
 		if _, err := l.segment(ctx, ls.enrich.Source(src), time.Time{}); err != nil {
 			return nil, err
 		}
@@ -214,6 +225,9 @@ type learner struct {
 	state   string
 	acc     *graph.Graph
 	streams Streams
+	// locate says where the flow being read is, for messages about
+	// malformed L7 records (captures only).
+	locate func() string
 }
 
 // segment reads src into a new builder, primed with what was learned so
@@ -222,6 +236,9 @@ type learner struct {
 // whether the source is finished.
 func (l *learner) segment(ctx context.Context, src observe.Source, deadline time.Time) (bool, error) {
 	b := graph.NewBuilder(l.opts)
+	if l.locate != nil {
+		b.SetLocator(l.locate)
+	}
 	if l.acc != nil {
 		b.Prime(l.acc)
 	}
@@ -316,6 +333,7 @@ func resumePoint(acc *graph.Graph) time.Time {
 type synthResult struct {
 	policies, namespaces int
 	verify               *verify.Result
+	l7                   *verify.L7Result
 	graph                *synth.Graph
 	outside              synth.Outside
 	removed              []string // an earlier run's files this one retired
@@ -345,13 +363,17 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 	if err != nil {
 		return nil, err
 	}
+	l7res, err := verifyL7(sg, ps, plan)
+	if err != nil {
+		return nil, err
+	}
 	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary(), LearningMode: learningModeOf(snap)})
 	files = append(files, synth.File{Path: "REPORT.md", Data: report}, learnOptionsFile(g.Options, opts))
 	removed, err := writeLearned(out, files)
 	if err != nil {
 		return nil, err
 	}
-	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, graph: sg, outside: synth.OutsideDestinations(plan)}, nil
+	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, l7: l7res, graph: sg, outside: synth.OutsideDestinations(plan)}, nil
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {

@@ -130,6 +130,10 @@ func applyL7(pl *Plan, g *Graph, opts Options) {
 			pl.Warnings = append(pl.Warnings, msg)
 		}
 	}
+	if opts.Format.Kubernetes() && len(l7.Tables) > 0 {
+		pl.Warnings = append(pl.Warnings, "--l7 with --format both: Cilium enforces the NetworkPolicies too, and their L3/L4 allow of a port lets every request past that port's HTTP rules; "+
+			"apply only the CiliumNetworkPolicies (--format cilium) for L7 least privilege. Verification counts the requests this lets through as excess.")
+	}
 	pl.L7 = l7
 }
 

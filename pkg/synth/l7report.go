@@ -21,7 +21,8 @@ func writeL7(b *bytes.Buffer, pl *Plan, format Format) {
 	b.WriteString("CiliumNetworkPolicies carry L7 rules where Hubble saw L7 requests through Cilium's proxy; ")
 	b.WriteString("a request matching no rule gets HTTP 403 (or a refused DNS answer) while the connection itself stays allowed.")
 	if format.Kubernetes() {
-		b.WriteString(" NetworkPolicy has no L7 rules: the NetworkPolicies stay L3/L4.")
+		b.WriteString(" NetworkPolicy has no L7 rules: the NetworkPolicies stay L3/L4, and where both kinds are applied Cilium enforces their L3/L4 allow too, ")
+		b.WriteString("which lets every request on the port through: apply only the CiliumNetworkPolicies for L7 least privilege.")
 	}
 	b.WriteString("\n")
 	if v := l7.Verification; v != nil {
@@ -65,7 +66,8 @@ func writeL7(b *bytes.Buffer, pl *Plan, format Format) {
 		b.WriteString("\n### DNS names\n\n")
 		b.WriteString("Each resolver's DNS rule lists the names it looked up, so the DNS proxy refuses any other name and `toFQDNs` and the DNS rule agree. ")
 		b.WriteString("A family of at least four names differing in one label that shares a stem is one `matchPattern` (`*` matches within that label); ")
-		b.WriteString("that allows the family's next member too. `learn --l7-exact-dns` lists every name instead.\n\n")
+		b.WriteString("that lets the family's next member resolve too, though `toFQDNs` still names each observed name, so connecting to a new member needs learning again. ")
+		b.WriteString("`learn --l7-exact-dns` lists every name instead.\n\n")
 		for _, rn := range l7.DNS {
 			if rn.Any {
 				fmt.Fprintf(b, "- %s: any name, since %s.\n", rn.Workload, rn.Why)

@@ -1,0 +1,87 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netpolgen/netpolgen/internal/l7/routes"
+	"github.com/netpolgen/netpolgen/pkg/graph"
+	"github.com/netpolgen/netpolgen/pkg/synth"
+	"github.com/netpolgen/netpolgen/pkg/verify"
+)
+
+// l7Flags are learn's L7 options.
+type l7Flags struct {
+	enabled   bool
+	exactDNS  bool
+	maxRoutes int
+}
+
+func (f *l7Flags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.enabled, "l7", false, "write L7 rules (CiliumNetworkPolicy only): HTTP routes for ports Hubble saw HTTP requests on, and DNS rules listing the names each workload resolved")
+	fl.BoolVar(&f.exactDNS, "l7-exact-dns", false, "with --l7: list every resolved name with matchName, never a matchPattern for a family of names")
+	fl.IntVar(&f.maxRoutes, "l7-max-routes", routes.DefaultMaxRoutes, "routes kept per client and port; above it routes collapse to common prefixes, with a warning")
+}
+
+// apply puts the L7 options into the synthesis and graph options.
+func (f *l7Flags) apply(s *synth.Options, g *graph.Options) error {
+	if f.maxRoutes < 1 {
+		return fmt.Errorf("--l7-max-routes %d: must be at least 1", f.maxRoutes)
+	}
+	g.MaxRoutes = f.maxRoutes
+	if !f.enabled {
+		if f.exactDNS {
+			return errors.New("--l7-exact-dns needs --l7")
+		}
+		return nil
+	}
+	if !s.Format.Cilium() {
+		return errors.New("--l7 writes CiliumNetworkPolicy rules; NetworkPolicy has no L7: use --format cilium or both")
+	}
+	s.L7 = synth.L7Options{Enabled: true, ExactDNS: f.exactDNS}
+	return nil
+}
+
+// verifyL7 proves the plan's L7 rules against the requests the graph
+// kept and the never-observed ones next to them, and records the result
+// for the report; nil when L7 rules are off.
+func verifyL7(sg *synth.Graph, ps *verify.Policies, plan *synth.Plan) (*verify.L7Result, error) {
+	if plan.L7 == nil {
+		return nil, nil
+	}
+	res, err := verify.VerifyL7(sg, ps, verify.ObservedL7(sg), verify.NeverObservedL7(sg), verify.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("verify L7 rules: %w", err)
+	}
+	plan.L7.Verification = res.Summary()
+	return res, nil
+}
+
+func writeL7Summary(w io.Writer, r *verify.L7Result) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "verify L7: %d of %d observed requests allowed; excess %d of %d never-observed requests\n", r.Allowed, r.Observed, len(r.Excess), r.Candidates)
+	for _, d := range r.Denied {
+		fmt.Fprintf(w, "  DENIED %s\n", d)
+	}
+	for _, e := range r.Excess {
+		fmt.Fprintf(w, "  EXCESS %s\n", e)
+	}
+}
+
+// writeMalformedL7 tells the user which L7 records were left out of the
+// routes, and where they are.
+func writeMalformedL7(w io.Writer, g *graph.Graph) {
+	if g.Coverage.MalformedL7 == 0 {
+		return
+	}
+	fmt.Fprintf(w, "netpolgen: %d L7 requests with a malformed method or URL were left out of the routes:\n", g.Coverage.MalformedL7)
+	for _, n := range g.Coverage.MalformedL7Notes {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
+}
