@@ -65,6 +65,9 @@ func Retired(dir string, files []File) ([]string, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
 	owned, _, err := scan(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read policies in %s: %w", dir, err)
@@ -99,8 +102,9 @@ type change struct {
 }
 
 func (r replacer) replace(dir string, files []File) (res Result, err error) {
+	shown := dir // as the user named it, for messages
 	fail := func(err error) (Result, error) {
-		return Result{}, fmt.Errorf("write policies to %s: %w", dir, err)
+		return Result{}, fmt.Errorf("write policies to %s: %w", shown, err)
 	}
 	want := map[string][]byte{}
 	for _, f := range files {
@@ -113,8 +117,33 @@ func (r replacer) replace(dir string, files []File) (res Result, err error) {
 		}
 		want[rel] = f.Data
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	var (
+		changes []*change
+		created []string // directories made for new files
+	)
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, c := range changes {
+			if c.pending != nil {
+				c.pending.Discard()
+			}
+		}
+		slices.Reverse(created)
+		for _, d := range created {
+			os.Remove(d) // only if still empty
+		}
+	}()
+	made, err := mkdirs("", filepath.Clean(dir))
+	created = append(created, made...)
+	if err != nil {
 		return fail(err)
+	}
+	// A symbolic link to the directory is followed once, here, so the
+	// walk below sees the real tree.
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
 	}
 	owned, leftovers, err := scan(dir)
 	if err != nil {
@@ -162,24 +191,6 @@ func (r replacer) replace(dir string, files []File) (res Result, err error) {
 	}
 
 	// Stage: every new file complete and synced beside its target.
-	var (
-		changes []*change
-		created []string // directories made for new files
-	)
-	defer func() {
-		if err == nil {
-			return
-		}
-		for _, c := range changes {
-			if c.pending != nil {
-				c.pending.Discard()
-			}
-		}
-		slices.Reverse(created)
-		for _, d := range created {
-			os.Remove(d) // only if still empty
-		}
-	}()
 	for _, rel := range toWrite {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
 		made, err := mkdirs(dir, filepath.Dir(p))
@@ -235,7 +246,7 @@ func (r replacer) replace(dir string, files []File) (res Result, err error) {
 	}
 	for _, d := range sortedKeys(dirs) {
 		if err := atomicfile.SyncDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return res, fmt.Errorf("write policies to %s: written, but %w", dir, err)
+			return res, fmt.Errorf("write policies to %s: written, but %w", shown, err)
 		}
 	}
 	slices.Sort(res.Written)
@@ -404,8 +415,9 @@ func isLeftover(name string) bool {
 	return isYAML(base) || base == ReportName || strings.HasPrefix(base, "netpolgen.")
 }
 
-// mkdirs makes dir and its missing parents below root, returning the
-// ones it made, outermost first.
+// mkdirs makes dir and its missing parents below root ("" for none),
+// returning the ones it made, outermost first, so a failed run can
+// remove them again.
 func mkdirs(root, dir string) ([]string, error) {
 	var missing []string
 	for d := dir; d != root && d != filepath.Dir(d); d = filepath.Dir(d) {

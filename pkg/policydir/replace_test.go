@@ -359,3 +359,38 @@ func TestManaged(t *testing.T) {
 		}
 	}
 }
+
+func TestReplaceThroughASymlinkedDirectory(t *testing.T) {
+	real := setup(t)
+	link := filepath.Join(t.TempDir(), "policies")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Replace(link, secondRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"monitoring/kustomization.yaml", "monitoring/prometheus.yaml", "shop/checkout.yaml"}; !reflect.DeepEqual(res.Removed, want) {
+		t.Errorf("through a symbolic link removed %v, want %v", res.Removed, want)
+	}
+}
+
+// TestFailedFirstRunLeavesNoDirectory: the output directory and its
+// parents made for a run that then fails are removed again.
+func TestFailedFirstRunLeavesNoDirectory(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "a", "policies")
+	calls := 0
+	r := replacer{commit: (*atomicfile.Pending).Commit, prepare: func(path string, perm fs.FileMode, produce func(io.Writer) error) (*atomicfile.Pending, error) {
+		if calls++; calls == 3 {
+			return nil, &atomicfile.Error{Path: path, Err: syscall.ENOSPC}
+		}
+		return atomicfile.Prepare(path, perm, produce)
+	}}
+	if _, err := r.replace(dir, firstRun()); err == nil || !strings.Contains(err.Error(), "no space left on device") {
+		t.Fatalf("got %v", err)
+	}
+	if entries, _ := os.ReadDir(base); len(entries) != 0 {
+		t.Errorf("a failed first run left %v", entries)
+	}
+}
