@@ -14,6 +14,7 @@ import (
 
 	"github.com/netpolgen/netpolgen/internal/capturetest"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/pkg/drift"
 )
 
 // unlabelledNamespaceCapture is web in shop calling db in data, from a
@@ -89,6 +90,13 @@ func checkNamespaceLabels(t *testing.T, capture, conn, namespace string) {
 	code, stdout, _ = run(t, "", "verify", "--policies", np, "--from-file", capture)
 	if code != 1 || !strings.Contains(stdout, "DENIED "+conn) || !strings.Contains(stdout, why) {
 		t.Errorf("verify of the NetworkPolicies: exit %d, want 1 with the reason:\n%s", code, stdout)
+	}
+
+	reports := t.TempDir()
+	code, stdout, stderr = run(t, "", "drift", "--once", "--policies", np, "--from-file", capture, "--report-dir", reports, "--metrics-addr", "")
+	md, _ := os.ReadFile(filepath.Join(reports, drift.MarkdownReport))
+	if code != 1 || !strings.Contains(string(md), why) {
+		t.Errorf("drift --once against the NetworkPolicies: exit %d, want 1 and the reason in the report\n%s\n%s\n%s", code, stdout, stderr, md)
 	}
 
 	cnp := t.TempDir()

@@ -70,6 +70,9 @@ policy directory, which learn writes; a flag given here wins.`,
 			}
 			fmt.Fprintf(streams.Out, "read %d NetworkPolicies and %d CiliumNetworkPolicies from %d files\n", len(ps.Kubernetes), len(ps.Cilium), ps.Files)
 			writeVerifySummary(streams.Out, res)
+			if res.IdentityNote != "" {
+				fmt.Fprintf(streams.Out, "note: %s\n", res.IdentityNote)
+			}
 			if !res.OK() {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed connections are denied", len(res.Denied))}
 			}

@@ -34,6 +34,10 @@ type classified struct {
 	checked       int
 	rules         int
 	inexpressible []string
+	// identityNote says which workloads were checked with identities
+	// made from their selectors (a state saved before label sets were
+	// recorded).
+	identityNote string
 }
 
 // classify runs the graph through Cilium's engine and sorts what it says
@@ -48,7 +52,7 @@ func classify(in classifyInput) (*classified, error) {
 	if err != nil {
 		return nil, err
 	}
-	out.checked, out.rules = len(checked.Connections), len(checked.Rules)
+	out.checked, out.rules, out.identityNote = len(checked.Connections), len(checked.Rules), checked.IdentityNote
 	for _, c := range checked.Connections {
 		if c.Allowed {
 			continue
@@ -87,7 +91,7 @@ func uncovered(sg *synth.Graph, ps *verify.Policies, c verify.Connection) (Findi
 	}
 	f := Finding{
 		Kind: KindUncovered, Key: fmt.Sprintf("uncovered/%s>%s/%s", e.From, e.To, port), Namespace: ns,
-		Summary: fmt.Sprintf("%s -> %s on %s %s and denied by %s policy", e.From, e.To, port, what, sideWords(c.Side)),
+		Summary: fmt.Sprintf("%s -> %s on %s %s and denied by %s policy", e.From, e.To, port, what, sideWords(c.Side)) + reasonSuffix(c.Reason),
 		Connection: &ConnectionInfo{From: e.From.String(), To: e.To.String(), Port: port.String(), Side: c.Side,
 			Flows: e.Flows, Dropped: e.Dropped, DroppedOnly: droppedOnly, FirstSeen: e.First, LastSeen: e.Last},
 	}
@@ -97,6 +101,14 @@ func uncovered(sg *synth.Graph, ps *verify.Policies, c verify.Connection) (Findi
 	}
 	f.Patch, f.PatchNote = patch, note
 	return f, nil
+}
+
+// reasonSuffix adds why a NetworkPolicy cannot allow the connection.
+func reasonSuffix(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return ": " + reason
 }
 
 func sideWords(side string) string {

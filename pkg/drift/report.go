@@ -35,6 +35,9 @@ type Report struct {
 	// a peer of (verify leaves them out the same way).
 	Inexpressible []string `json:"inexpressible,omitempty"`
 	Gaps          []Gap    `json:"gaps"`
+	// IdentityNote says which workloads were checked with identities
+	// made from their selectors, not the labels the flows carried.
+	IdentityNote string `json:"identityNote,omitempty"`
 }
 
 // SourceInfo is what the flow source has delivered.
@@ -110,6 +113,9 @@ func (r *Report) Markdown() []byte {
 		if f.PatchNote != "" {
 			fmt.Fprintf(&b, "Note: %s.\n\n", f.PatchNote)
 		}
+	}
+	if r.IdentityNote != "" {
+		fmt.Fprintf(&b, "Identities: %s.\n\n", r.IdentityNote)
 	}
 	if len(r.Inexpressible) > 0 {
 		b.WriteString("Denied connections a NetworkPolicy cannot name a peer of (use CiliumNetworkPolicy for them):\n\n")

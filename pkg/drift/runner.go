@@ -387,7 +387,7 @@ func (r *Runner) report(info PolicyInfo, res *classified) *Report {
 	if res == nil {
 		return rep
 	}
-	rep.Connections, rep.Policies.Rules, rep.Inexpressible = res.checked, res.rules, res.inexpressible
+	rep.Connections, rep.Policies.Rules, rep.Inexpressible, rep.IdentityNote = res.checked, res.rules, res.inexpressible, res.identityNote
 	for _, f := range res.findings {
 		f.FirstReported = r.state.Reported[f.Key]
 		switch f.Kind {
