@@ -1,13 +1,17 @@
 package policydir
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -58,6 +62,24 @@ func secondRun() []File {
 		{Path: "shop/cart.yaml", Data: []byte(policy("NetworkPolicy", "shop", "cart") + "# changed\n")},
 		{Path: "shop/default-deny.yaml", Data: []byte(policy("NetworkPolicy", "shop", "default-deny"))},
 	}
+}
+
+// grownRun adds a namespace and a workload to secondRun, with the
+// kustomizations that list them.
+func grownRun() []File {
+	files := secondRun()
+	for i, f := range files {
+		switch f.Path {
+		case "kustomization.yaml":
+			files[i].Data = []byte(kustomization("payments", "shop"))
+		case "shop/kustomization.yaml":
+			files[i].Data = []byte(kustomization("cart.yaml", "default-deny.yaml", "web.yaml"))
+		}
+	}
+	return append(files,
+		File{Path: "payments/kustomization.yaml", Data: []byte(kustomization("api.yaml"))},
+		File{Path: "payments/api.yaml", Data: []byte(policy("NetworkPolicy", "payments", "api"))},
+		File{Path: "shop/web.yaml", Data: []byte(policy("NetworkPolicy", "shop", "web"))})
 }
 
 // usersFiles are files netpolgen did not write, some of them YAML that
@@ -246,7 +268,7 @@ func TestReplaceNeverModifiesAFileItDidNotWrite(t *testing.T) {
 // the tree is exactly as before every time: no file changed, no retired
 // file removed, no temporary file or new directory left.
 func TestReplaceFailureLeavesThePreviousSet(t *testing.T) {
-	next := append(secondRun(), File{Path: "payments/api.yaml", Data: []byte(policy("NetworkPolicy", "payments", "api"))})
+	next := grownRun()
 	for _, stage := range []string{"write", "rename"} {
 		for k := 1; ; k++ {
 			dir := setup(t)
@@ -393,4 +415,132 @@ func TestFailedFirstRunLeavesNoDirectory(t *testing.T) {
 	if entries, _ := os.ReadDir(base); len(entries) != 0 {
 		t.Errorf("a failed first run left %v", entries)
 	}
+}
+
+// TestKilledRunLeavesWholeFiles kills a learn-like writer process (this
+// test binary, re-run as a helper) while it stages the new set, and while
+// it commits it. Killed while staging, the previous set is byte-identical
+// (hidden temporary files aside); killed while committing, every file is
+// whole, old or new, and every kustomization lists files that exist. In
+// both cases the next run completes the set and removes the leftovers.
+func TestKilledRunLeavesWholeFiles(t *testing.T) {
+	if dir := os.Getenv("POLICYDIR_HELPER_DIR"); dir != "" {
+		k, _ := strconv.Atoi(os.Getenv("POLICYDIR_HELPER_K"))
+		helperReplaceAndHang(dir, os.Getenv("POLICYDIR_HELPER_STAGE"), k)
+		return
+	}
+	next := grownRun()
+	for _, stage := range []string{"staging", "commit"} {
+		for k := 1; ; k++ {
+			dir := setup(t)
+			before := snapshot(t, dir)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestKilledRunLeavesWholeFiles$")
+			cmd.Env = append(os.Environ(), "POLICYDIR_HELPER_DIR="+dir, "POLICYDIR_HELPER_STAGE="+stage, fmt.Sprintf("POLICYDIR_HELPER_K=%d", k))
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, err := bufio.NewReader(out).ReadString('\n')
+			cmd.Process.Kill()
+			cmd.Wait()
+			if line == "not killed: <nil>\n" {
+				if k < 4 {
+					t.Fatalf("%s: only %d steps", stage, k-1)
+				}
+				break
+			}
+			if line != "hanging\n" {
+				t.Fatalf("%s %d: helper said %q, %v", stage, k, line, err)
+			}
+			after := snapshot(t, dir)
+			newData := map[string]string{}
+			for _, f := range next {
+				newData[f.Path] = string(f.Data)
+			}
+			leftovers := 0
+			for rel, e := range after {
+				if strings.HasPrefix(path.Base(rel), ".") && (strings.Contains(rel, ".tmp-") || strings.HasSuffix(rel, previousSuffix)) {
+					leftovers++
+					continue
+				}
+				if strings.HasSuffix(rel, "/") {
+					continue
+				}
+				if stage == "staging" && before[rel] != e {
+					t.Errorf("%s %d: %s changed although the kill came before any rename", stage, k, rel)
+				}
+				if e.Data != before[rel].Data && e.Data != newData[rel] {
+					t.Errorf("%s %d: %s is neither its old nor its new version: torn", stage, k, rel)
+				}
+				if path.Base(rel) == "kustomization.yaml" {
+					for _, r := range strings.Split(e.Data, "\n") {
+						if res, ok := strings.CutPrefix(r, "- "); ok {
+							target := path.Join(path.Dir(rel), res)
+							if !strings.HasSuffix(res, ".yaml") {
+								target = path.Join(target, "kustomization.yaml")
+							}
+							if _, exists := after[target]; !exists {
+								t.Errorf("%s %d: %s lists %s, which does not exist", stage, k, rel, res)
+							}
+						}
+					}
+				}
+			}
+			if stage == "staging" && leftovers == 0 {
+				t.Errorf("%s %d: no temporary file left: the kill did not come mid-staging", stage, k)
+			}
+			if _, err := Replace(dir, next); err != nil {
+				t.Fatalf("%s %d: the next run: %v", stage, k, err)
+			}
+			for rel := range snapshot(t, dir) {
+				if strings.Contains(rel, ".tmp-") || strings.HasSuffix(rel, previousSuffix) {
+					t.Errorf("%s %d: the next run left %s", stage, k, rel)
+				}
+			}
+			for _, f := range next {
+				if data, err := os.ReadFile(filepath.Join(dir, f.Path)); err != nil || string(data) != string(f.Data) {
+					t.Errorf("%s %d: after the next run %s is not the new version (%v)", stage, k, f.Path, err)
+				}
+			}
+		}
+	}
+}
+
+// helperReplaceAndHang runs Replace on dir and, at the k-th file of the
+// given stage, says so and waits to be killed (bounded).
+func helperReplaceAndHang(dir, stage string, k int) {
+	hang := func() {
+		fmt.Println("hanging")
+		time.Sleep(time.Minute)
+		os.Exit(3)
+	}
+	calls := 0
+	r := replacer{prepare: atomicfile.Prepare, commit: (*atomicfile.Pending).Commit}
+	if stage == "staging" {
+		r.prepare = func(p string, perm fs.FileMode, produce func(io.Writer) error) (*atomicfile.Pending, error) {
+			if calls++; calls == k {
+				// Half of the k-th file is on disk when the kill comes.
+				atomicfile.Prepare(p, perm, func(w io.Writer) error {
+					w.Write([]byte("half"))
+					w.(interface{ Flush() error }).Flush()
+					hang()
+					return nil
+				})
+			}
+			return atomicfile.Prepare(p, perm, produce)
+		}
+	} else {
+		r.commit = func(p *atomicfile.Pending) error {
+			if calls++; calls == k {
+				hang()
+			}
+			return p.Commit()
+		}
+	}
+	_, err := r.replace(dir, grownRun())
+	fmt.Println("not killed:", err)
+	os.Exit(2)
 }
