@@ -73,3 +73,25 @@ func TestL7PoliciesPassServerSideDryRun(t *testing.T) {
 	}
 	t.Logf("L7 rules in %v policies, all accepted by the apiserver with Cilium's CRDs", kinds)
 }
+
+// The dry run can fail: the CRD schema rejects an L7 rule of the wrong
+// shape, naming the field.
+func TestDryRunRejectsAMalformedL7Rule(t *testing.T) {
+	env := apiserver.Start(t)
+	env.Apply(t, "apiVersion: v1\nkind: Namespace\nmetadata: {name: l7-broken}\n")
+	bad := `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: bad-http, namespace: l7-broken}
+spec:
+  endpointSelector: {}
+  ingress:
+  - toPorts:
+    - ports: [{port: "80", protocol: TCP}]
+      rules:
+        http: [{method: GET, path: {regex: "/x"}}]
+`
+	_, err := env.DryRun(context.Background(), []byte(bad))
+	if err == nil || !strings.Contains(err.Error(), "path") {
+		t.Errorf("the apiserver accepted a path that is not a string, or did not name it: %v", err)
+	}
+}
