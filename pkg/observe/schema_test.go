@@ -60,6 +60,7 @@ var apiFields = map[protoreflect.FullName]struct{ decoded, ignored []string }{
 	"flow.Layer7":          {decoded: []string{"type", "latency_ns", "dns", "http", "kafka"}},
 	"flow.DNS":             {decoded: []string{"query", "ips", "ttl", "cnames", "rcode", "qtypes"}, ignored: []string{"observation_source", "rrtypes"}},
 	"flow.HTTP":            {decoded: []string{"code", "method", "url", "protocol"}, ignored: []string{"headers"}},
+	"flow.Kafka":           {decoded: []string{"error_code", "api_version", "api_key", "topic"}, ignored: []string{"correlation_id"}},
 	"flow.LostEvent":       {decoded: []string{"source", "num_events_lost", "cpu", "first", "last"}},
 }
 
