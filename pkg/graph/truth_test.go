@@ -22,6 +22,18 @@ func TestShopScenarioMatchesGroundTruth(t *testing.T) {
 	checkAgainstTruth(t, flowgen.Shop(), 2*time.Hour, Options{})
 }
 
+// TestShopDaysMatchGroundTruth: both days of the two-day shop fold into
+// exactly the connections the generator made, Job runs, new replicas and
+// every internet client included.
+func TestShopDaysMatchGroundTruth(t *testing.T) {
+	day1, day2 := flowgen.ShopDays()
+	for _, s := range []*flowgen.Scenario{day1, day2} {
+		t.Run(s.Name, func(t *testing.T) {
+			checkAgainstTruth(t, s, 2*time.Hour, Options{})
+		})
+	}
+}
+
 // TestGroundTruthHoldsWithASmallPendingCap: a long capture fills the cap on
 // undirected aggregates and has them resolved early, many times over; the
 // evidence kept across those flushes must still orient every connection.
