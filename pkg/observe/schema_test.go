@@ -28,7 +28,7 @@ import (
 // upgrade that adds a field fails TestDecodersCoverTheAPI until someone
 // decides whether netpolgen needs it. A decoded message field whose type
 // is listed here is checked field by field; one whose type is not is read
-// for its presence only (a kafka record, a node status, a timestamp).
+// for its presence only (a node status, a timestamp, a wrapper).
 var apiFields = map[protoreflect.FullName]struct{ decoded, ignored []string }{
 	"observer.GetFlowsResponse": {decoded: []string{"flow", "node_status", "lost_events", "node_name", "time"}},
 	// ExportEvent is what `hubble observe -o jsonpb` and the exporter
