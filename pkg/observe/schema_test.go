@@ -29,48 +29,55 @@ import (
 // decides whether netpolgen needs it. A decoded message field whose type
 // is listed here is checked field by field; one whose type is not is read
 // for its presence only (a node status, a timestamp, a wrapper).
-var apiFields = map[protoreflect.FullName]struct{ decoded, ignored []string }{
-	"observer.GetFlowsResponse": {decoded: []string{"flow", "node_status", "lost_events", "node_name", "time"}},
-	// ExportEvent is what `hubble observe -o jsonpb` and the exporter
-	// write; only the JSON decoder reads it.
-	"observer.ExportEvent": {decoded: []string{"flow", "node_status", "lost_events", "agent_event", "debug_event", "node_name", "time"}},
-	"flow.Flow": {
-		decoded: []string{"time", "verdict", "drop_reason_desc", "IP", "l4", "source", "destination", "Type", "node_name",
-			"source_names", "destination_names", "l7", "reply", "event_type", "source_service", "destination_service",
-			"traffic_direction", "trace_observation_point", "is_reply"},
-		ignored: []string{"uuid", "emitter", "drop_reason", "auth_type", "ethernet", "tunnel", "node_labels", "policy_match_type",
-			"trace_reason", "file", "ip_trace_id", "debug_capture_point", "interface", "proxy_port", "trace_context",
-			"sock_xlate_point", "socket_cookie", "cgroup_id", "Summary", "extensions", "egress_allowed_by",
-			"ingress_allowed_by", "egress_denied_by", "ingress_denied_by", "policy_log", "aggregate"},
-	},
-	"flow.IP":              {decoded: []string{"source", "destination", "ipVersion"}, ignored: []string{"source_xlated", "encrypted"}},
-	"flow.Layer4":          {decoded: []string{"TCP", "UDP", "ICMPv4", "ICMPv6", "SCTP", "VRRP", "IGMP"}},
-	"flow.TCP":             {decoded: []string{"source_port", "destination_port", "flags"}},
-	"flow.TCPFlags":        {decoded: []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}},
-	"flow.UDP":             {decoded: []string{"source_port", "destination_port"}},
-	"flow.SCTP":            {decoded: []string{"source_port", "destination_port"}, ignored: []string{"chunk_type"}},
-	"flow.ICMPv4":          {decoded: []string{"type", "code"}},
-	"flow.ICMPv6":          {decoded: []string{"type", "code"}},
-	"flow.VRRP":            {decoded: []string{"type"}, ignored: []string{"vrid", "priority"}},
-	"flow.IGMP":            {decoded: []string{"type"}, ignored: []string{"group_address"}},
-	"flow.Endpoint":        {decoded: []string{"ID", "identity", "cluster_name", "namespace", "labels", "pod_name", "workloads"}},
-	"flow.Workload":        {decoded: []string{"name", "kind"}},
-	"flow.Service":         {decoded: []string{"name", "namespace"}},
-	"flow.CiliumEventType": {decoded: []string{"type", "sub_type"}},
-	"flow.Layer7":          {decoded: []string{"type", "latency_ns", "dns", "http", "kafka"}},
-	"flow.DNS":             {decoded: []string{"query", "ips", "ttl", "cnames", "rcode", "qtypes"}, ignored: []string{"observation_source", "rrtypes"}},
-	"flow.HTTP":            {decoded: []string{"code", "method", "url", "protocol"}, ignored: []string{"headers"}},
-	"flow.Kafka":           {decoded: []string{"error_code", "api_version", "api_key", "topic"}, ignored: []string{"correlation_id"}},
-	"flow.LostEvent":       {decoded: []string{"source", "num_events_lost", "cpu", "first", "last"}},
+func apiFields() map[protoreflect.FullName]fieldLists {
+	return map[protoreflect.FullName]fieldLists{
+		"observer.GetFlowsResponse": {decoded: []string{"flow", "node_status", "lost_events", "node_name", "time"}},
+		// ExportEvent is what `hubble observe -o jsonpb` and the exporter
+		// write; only the JSON decoder reads it.
+		"observer.ExportEvent": {decoded: []string{"flow", "node_status", "lost_events", "agent_event", "debug_event", "node_name", "time"}},
+		"flow.Flow": {
+			decoded: []string{"time", "verdict", "drop_reason_desc", "IP", "l4", "source", "destination", "Type", "node_name",
+				"source_names", "destination_names", "l7", "reply", "event_type", "source_service", "destination_service",
+				"traffic_direction", "trace_observation_point", "is_reply"},
+			ignored: []string{"uuid", "emitter", "drop_reason", "auth_type", "ethernet", "tunnel", "node_labels", "policy_match_type",
+				"trace_reason", "file", "ip_trace_id", "debug_capture_point", "interface", "proxy_port", "trace_context",
+				"sock_xlate_point", "socket_cookie", "cgroup_id", "Summary", "extensions", "egress_allowed_by",
+				"ingress_allowed_by", "egress_denied_by", "ingress_denied_by", "policy_log", "aggregate"},
+		},
+		"flow.IP":              {decoded: []string{"source", "destination", "ipVersion"}, ignored: []string{"source_xlated", "encrypted"}},
+		"flow.Layer4":          {decoded: []string{"TCP", "UDP", "ICMPv4", "ICMPv6", "SCTP", "VRRP", "IGMP"}},
+		"flow.TCP":             {decoded: []string{"source_port", "destination_port", "flags"}},
+		"flow.TCPFlags":        {decoded: []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}},
+		"flow.UDP":             {decoded: []string{"source_port", "destination_port"}},
+		"flow.SCTP":            {decoded: []string{"source_port", "destination_port"}, ignored: []string{"chunk_type"}},
+		"flow.ICMPv4":          {decoded: []string{"type", "code"}},
+		"flow.ICMPv6":          {decoded: []string{"type", "code"}},
+		"flow.VRRP":            {decoded: []string{"type"}, ignored: []string{"vrid", "priority"}},
+		"flow.IGMP":            {decoded: []string{"type"}, ignored: []string{"group_address"}},
+		"flow.Endpoint":        {decoded: []string{"ID", "identity", "cluster_name", "namespace", "labels", "pod_name", "workloads"}},
+		"flow.Workload":        {decoded: []string{"name", "kind"}},
+		"flow.Service":         {decoded: []string{"name", "namespace"}},
+		"flow.CiliumEventType": {decoded: []string{"type", "sub_type"}},
+		"flow.Layer7":          {decoded: []string{"type", "latency_ns", "dns", "http", "kafka"}},
+		"flow.DNS":             {decoded: []string{"query", "ips", "ttl", "cnames", "rcode", "qtypes"}, ignored: []string{"observation_source", "rrtypes"}},
+		"flow.HTTP":            {decoded: []string{"code", "method", "url", "protocol"}, ignored: []string{"headers"}},
+		"flow.Kafka":           {decoded: []string{"error_code", "api_version", "api_key", "topic"}, ignored: []string{"correlation_id"}},
+		"flow.LostEvent":       {decoded: []string{"source", "num_events_lost", "cpu", "first", "last"}},
+	}
 }
+
+// fieldLists are the fields of one message the decoders read and skip.
+type fieldLists struct{ decoded, ignored []string }
 
 // legacyJSONKeys are keys the JSON decoder knows that today's API no
 // longer has, kept for captures written by older Hubble versions.
-var legacyJSONKeys = []string{"rateLimitInfo"}
+func legacyJSONKeys() []string { return []string{"rateLimitInfo"} }
 
 // decodeCmp compares Records; the two decoders may give the same instant
 // different locations.
-var decodeCmp = append(slices.Clone(flowCmp), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }))
+func decodeCmp() []cmp.Option {
+	return append(slices.Clone(flowCmp), cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }))
+}
 
 // outcome is what a decoder made of one input.
 type outcome struct {
@@ -79,7 +86,7 @@ type outcome struct {
 }
 
 func (o outcome) differs(p outcome) bool {
-	return o.err != p.err || !cmp.Equal(o.rec, p.rec, decodeCmp...)
+	return o.err != p.err || !cmp.Equal(o.rec, p.rec, decodeCmp()...)
 }
 
 // TestDecodersCoverTheAPI walks the descriptors of the generated Hubble
@@ -90,7 +97,7 @@ func (o outcome) differs(p outcome) bool {
 // field changes the record (so its number and JSON name are the ones the
 // decoders use) and an ignored one does not (and does not break it).
 func TestDecodersCoverTheAPI(t *testing.T) {
-	for name, lists := range apiFields {
+	for name, lists := range apiFields() {
 		md := descriptorByName(t, name)
 		for _, f := range append(slices.Clone(lists.decoded), lists.ignored...) {
 			if md.Fields().ByName(protoreflect.Name(f)) == nil {
@@ -129,7 +136,7 @@ func TestDecodersCoverTheAPI(t *testing.T) {
 					if err != nil {
 						t.Fatalf("%s: protojson: %v", w, err)
 					}
-					if diff := cmp.Diff(want, got.rec, decodeCmp...); diff != "" {
+					if diff := cmp.Diff(want, got.rec, decodeCmp()...); diff != "" {
 						t.Errorf("JSON %s: differs from protojson (-want +got):\n%s", name, diff)
 					}
 				}
@@ -143,7 +150,7 @@ func TestDecodersCoverTheAPI(t *testing.T) {
 				t.Errorf("wire %s (number %d): decoded %v, but the record changed %v", name, leaf.Number(), decoded, !decoded)
 			}
 			if got.err == "" {
-				if diff := cmp.Diff(referenceRecord(with.(*observerpb.GetFlowsResponse)), got.rec, decodeCmp...); diff != "" {
+				if diff := cmp.Diff(referenceRecord(with.(*observerpb.GetFlowsResponse)), got.rec, decodeCmp()...); diff != "" {
 					t.Errorf("wire %s: differs from FromProto (-want +got):\n%s", name, diff)
 				}
 			}
@@ -192,7 +199,7 @@ func TestBareFlowKeysAreFlowFields(t *testing.T) {
 			envelope[fs.Get(i).JSONName()] = true
 		}
 	}
-	for _, k := range legacyJSONKeys {
+	for _, k := range legacyJSONKeys() {
 		envelope[k] = true
 	}
 	for _, k := range switchCases(t, "decode.go", "Decode") {
@@ -205,7 +212,7 @@ func TestBareFlowKeysAreFlowFields(t *testing.T) {
 // walkFields calls check for every field of md and, through the decoded
 // message fields whose types apiFields lists, of the messages below.
 func walkFields(t *testing.T, md protoreflect.MessageDescriptor, path []protoreflect.FieldDescriptor, check func(path []protoreflect.FieldDescriptor, leaf protoreflect.FieldDescriptor, decoded bool)) {
-	lists, ok := apiFields[md.FullName()]
+	lists, ok := apiFields()[md.FullName()]
 	if !ok {
 		t.Fatalf("%s is not in apiFields", md.FullName())
 	}
@@ -222,7 +229,7 @@ func walkFields(t *testing.T, md protoreflect.MessageDescriptor, path []protoref
 			continue
 		}
 		if sub := fd.Message(); decoded && sub != nil {
-			if _, listed := apiFields[sub.FullName()]; listed {
+			if _, listed := apiFields()[sub.FullName()]; listed {
 				walkFields(t, sub, append(slices.Clone(path), fd), check)
 				continue
 			}

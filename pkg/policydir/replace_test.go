@@ -84,18 +84,20 @@ func grownRun() []File {
 
 // usersFiles are files netpolgen did not write, some of them YAML that
 // mentions its label without carrying it on every object.
-var usersFiles = map[string]string{
-	"README.md":                "# our policies\n",
-	"shop/mine.yaml":           "apiVersion: v1\nkind: NetworkPolicy\nmetadata:\n  name: mine\n",
-	"shop/notes.txt":           "app.kubernetes.io/managed-by: netpolgen\n",
-	"shop/mixed.yaml":          policy("NetworkPolicy", "shop", "ours") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: theirs\n",
-	"shop/broken.yaml":         "app.kubernetes.io/managed-by: netpolgen\n  : [unclosed\n",
-	"monitoring/extra.yaml":    "kind: NetworkPolicy\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: helm\n",
-	"shop/kustomization.yml":   "resources: [mine.yaml]\n",
-	".git/shop/cart.yaml":      policy("NetworkPolicy", "shop", "cart"),
-	"other-cluster/REPORT.md":  "# netpolgen: least-privilege network policy\n",
-	"other-cluster/shop/a.yml": policy("NetworkPolicy", "shop", "a"),
-	"learning/visibility.yaml": policy("CiliumNetworkPolicy", "shop", "visibility") + "    " + RoleLabel + ": visibility\n",
+func usersFiles() map[string]string {
+	return map[string]string{
+		"README.md":                "# our policies\n",
+		"shop/mine.yaml":           "apiVersion: v1\nkind: NetworkPolicy\nmetadata:\n  name: mine\n",
+		"shop/notes.txt":           "app.kubernetes.io/managed-by: netpolgen\n",
+		"shop/mixed.yaml":          policy("NetworkPolicy", "shop", "ours") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: theirs\n",
+		"shop/broken.yaml":         "app.kubernetes.io/managed-by: netpolgen\n  : [unclosed\n",
+		"monitoring/extra.yaml":    "kind: NetworkPolicy\nmetadata:\n  labels:\n    app.kubernetes.io/managed-by: helm\n",
+		"shop/kustomization.yml":   "resources: [mine.yaml]\n",
+		".git/shop/cart.yaml":      policy("NetworkPolicy", "shop", "cart"),
+		"other-cluster/REPORT.md":  "# netpolgen: least-privilege network policy\n",
+		"other-cluster/shop/a.yml": policy("NetworkPolicy", "shop", "a"),
+		"learning/visibility.yaml": policy("CiliumNetworkPolicy", "shop", "visibility") + "    " + RoleLabel + ": visibility\n",
+	}
 }
 
 // entry is one file of a tree snapshot.
@@ -138,7 +140,7 @@ func snapshot(t *testing.T, dir string) map[string]entry {
 // day ago so an unchanged mtime means the file was not rewritten.
 func setup(t *testing.T) string {
 	t.Helper()
-	dir := filetree.Write(t, usersFiles)
+	dir := filetree.Write(t, usersFiles())
 	if _, err := Replace(dir, firstRun()); err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestReplaceRemovesRetiredFilesAndKeepsEveryOther(t *testing.T) {
 		t.Errorf("written %v, unchanged %d; want %v, 2", res.Written, res.Unchanged, wantWritten)
 	}
 	after := snapshot(t, dir)
-	for rel := range usersFiles {
+	for rel := range usersFiles() {
 		if before[rel] != after[rel] {
 			t.Errorf("%s, a file netpolgen did not write, changed: %+v -> %+v", rel, before[rel], after[rel])
 		}
