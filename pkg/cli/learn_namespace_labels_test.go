@@ -92,6 +92,10 @@ func checkNamespaceLabels(t *testing.T, capture, conn, namespace string) {
 		t.Errorf("verify of the NetworkPolicies: exit %d, want 1 with the reason:\n%s", code, stdout)
 	}
 
+	code, stdout, stderr = run(t, "", "diff", "--policies", np, "--against", t.TempDir(), "--from-file", capture)
+	if code != 1 || !strings.Contains(stdout, "newly denied: "+conn) || !strings.Contains(stdout, why) {
+		t.Errorf("diff of the NetworkPolicies against none: exit %d, want 1 with %s newly denied and the reason\n%s\n%s", code, conn, stdout, stderr)
+	}
 	reports := t.TempDir()
 	code, stdout, stderr = run(t, "", "drift", "--once", "--policies", np, "--from-file", capture, "--report-dir", reports, "--metrics-addr", "")
 	md, _ := os.ReadFile(filepath.Join(reports, drift.MarkdownReport))

@@ -72,7 +72,11 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\nObserved connections: %d checked: %d newly denied (would break), %d newly allowed, %d unchanged (%d allowed, %d denied)\n",
 			s.Observed, len(s.NewlyDenied), len(s.NewlyAllowed), s.UnchangedAllowed+s.UnchangedDenied, s.UnchangedAllowed, s.UnchangedDenied)
 		for _, c := range s.NewlyDenied {
-			fmt.Fprintf(&b, "  - newly denied: %s (%s)\n", c, c.Side)
+			fmt.Fprintf(&b, "  - newly denied: %s (%s)", c, c.Side)
+			if c.Reason != "" {
+				fmt.Fprintf(&b, ": %s", c.Reason)
+			}
+			b.WriteString("\n")
 		}
 		for _, c := range s.NewlyAllowed {
 			fmt.Fprintf(&b, "  + newly allowed: %s\n", c)

@@ -20,6 +20,9 @@ type Connection struct {
 	// (To's) or "both"; after applying for a newly denied connection,
 	// now for a newly allowed one.
 	Side string `json:"side"`
+	// Reason, when set, says why a NetworkPolicy cannot allow it (a
+	// namespace its identities give no label to select by).
+	Reason string `json:"reason,omitempty"`
 }
 
 func (c Connection) String() string { return fmt.Sprintf("%s -> %s %s", c.From, c.To, c.Port) }
@@ -106,6 +109,9 @@ func Semantic(g *synth.Graph, current, proposed []*unstructured.Unstructured) (*
 	res.UnchangedDenied = len(deniedNow) - len(res.NewlyAllowed)
 	res.UnchangedAllowed = res.Observed - res.UnchangedDenied - len(res.NewlyDenied) - len(res.NewlyAllowed)
 	res.Unchecked = now.Unchecked
+	if now.IdentityNote != "" {
+		res.Notes = append(res.Notes, now.IdentityNote)
+	}
 	return res, nil
 }
 
@@ -162,7 +168,7 @@ func deniedSet(r *verify.Result) map[synth.ConnKey]verify.Finding {
 }
 
 func connection(f verify.Finding) Connection {
-	return Connection{From: f.From.String(), To: f.To.String(), Port: f.Port.String(), Side: f.Side}
+	return Connection{From: f.From.String(), To: f.To.String(), Port: f.Port.String(), Side: f.Side, Reason: f.Reason}
 }
 
 func sortConnections(cs []Connection) {
