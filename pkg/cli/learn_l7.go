@@ -85,3 +85,17 @@ func writeMalformedL7(w io.Writer, g *graph.Graph) {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
 }
+
+// verifyL7Policies checks the L7 requests a graph kept against policies
+// read from a directory; nil when the graph holds no L7 requests.
+func verifyL7Policies(sg *synth.Graph, ps *verify.Policies) (*verify.L7Result, error) {
+	observed := verify.ObservedL7(sg)
+	if len(observed) == 0 {
+		return nil, nil
+	}
+	res, err := verify.VerifyL7(sg, ps, observed, verify.NeverObservedL7(sg), verify.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("verify L7 requests: %w", err)
+	}
+	return res, nil
+}

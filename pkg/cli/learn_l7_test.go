@@ -122,3 +122,33 @@ func TestLearnL7ReportsMalformedRequests(t *testing.T) {
 		t.Error("REPORT.md does not name the malformed record")
 	}
 }
+
+// verify checks L7 too: the learned L7 rules allow the capture's requests;
+// with one route removed by hand, verify exits 1 naming a denied request.
+func TestVerifyChecksL7(t *testing.T) {
+	capture := l7Capture(t)
+	out := t.TempDir()
+	if code, stdout, stderr := run(t, "", "learn", "--from-file", capture, "--l7", "--exclude-namespace", "kube-system", "--out", out); code != 0 {
+		t.Fatalf("learn exit %d: %s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := run(t, "", "verify", "--policies", out, "--from-file", capture)
+	if code != 0 || !strings.Contains(stdout, "verify L7: ") || !strings.Contains(stdout, "excess 0 of") {
+		t.Fatalf("verify exit %d:\n%s%s", code, stdout, stderr)
+	}
+	path := filepath.Join(out, "market", "users.yaml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := strings.Replace(string(data), "path: /api/v1/users\n", "path: /api/v1/customers\n", 1)
+	if cut == string(data) {
+		t.Fatalf("no /api/v1/users route in %s", data)
+	}
+	if err := os.WriteFile(path, []byte(cut), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = run(t, "", "verify", "--policies", out, "--from-file", capture)
+	if code != 1 || !strings.Contains(stdout, "DENIED market/gateway -> market/users 8080/TCP: POST /api/v1/users") {
+		t.Errorf("verify exit %d with a route removed:\n%s", code, stdout)
+	}
+}

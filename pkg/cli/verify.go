@@ -64,7 +64,12 @@ policy directory, which learn writes; a flag given here wins.`,
 				return err
 			}
 			scope := synth.Options{Namespaces: namespaces, ExcludeNamespaces: excludeNamespaces}
-			res, err := verify.Verify(synth.FromGraph(g), ps, verify.Options{Subjects: func(r synth.WorkloadRef) bool { return scope.Manages(r.Namespace) }})
+			sg := synth.FromGraph(g)
+			res, err := verify.Verify(sg, ps, verify.Options{Subjects: func(r synth.WorkloadRef) bool { return scope.Manages(r.Namespace) }})
+			if err != nil {
+				return err
+			}
+			l7, err := verifyL7Policies(sg, ps)
 			if err != nil {
 				return err
 			}
@@ -73,8 +78,12 @@ policy directory, which learn writes; a flag given here wins.`,
 			if res.IdentityNote != "" {
 				fmt.Fprintf(streams.Out, "note: %s\n", res.IdentityNote)
 			}
+			writeL7Summary(streams.Out, l7)
 			if !res.OK() {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed connections are denied", len(res.Denied))}
+			}
+			if l7 != nil && !l7.OK() {
+				return &ExitError{Code: 1, Err: fmt.Errorf("%d observed L7 requests are denied", len(l7.Denied))}
 			}
 			return nil
 		},
