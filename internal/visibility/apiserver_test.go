@@ -152,4 +152,41 @@ spec:
 	if want := "Learning mode: **in force** in billing, default, kube-system, shop (learning-mode policies"; !bytes.Contains(report, []byte(want)) {
 		t.Errorf("REPORT.md lacks %q", want)
 	}
+
+	t.Run("reader role", func(t *testing.T) { readerRoleIsEnough(t, env) })
+}
+
+// readerRoleIsEnough runs visibility as a user bound only to the
+// read-only role in deploy/rbac.yaml, with the DNS Service in place.
+func readerRoleIsEnough(t *testing.T, env *testenv.Env) {
+	role, err := os.ReadFile(filepath.Join("..", "..", "deploy", "rbac.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Apply(t, `
+apiVersion: v1
+kind: Namespace
+metadata: {name: netpolgen}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: reader-shop}
+---
+`+string(role)+`
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: netpolgen-reader-carol}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: netpolgen-reader}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
+`)
+	kubeconfig := testenv.KubeConfig(t, env.AddUser(t, "carol"), "carol@envtest")
+	out := filepath.Join(t.TempDir(), "learning-mode")
+	code, _, stderr := netpolgen(t, "visibility", "--cluster", "--kubeconfig", kubeconfig, "--namespace", "reader-shop", "--out", out)
+	if code != 0 {
+		t.Fatalf("as carol under the reader role: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "reader-shop", visibility.FileName)); err != nil {
+		t.Error(err)
+	}
 }
