@@ -172,7 +172,9 @@ func (b *builder) publicDecisions() map[EndpointRef]*PublicDecision {
 		case d.Sources >= publicMinSources && d.Networks >= publicMinNetworks:
 			d.Public, d.Why = true, seen+fmt.Sprintf(": at least %d addresses from at least %d networks", publicMinSources, publicMinNetworks)
 		case d.Sources >= churnMinSources && d.Networks >= churnMinNetworks && float64(d.Transient) >= churnMinShare*float64(d.Sources):
-			d.Public, d.Why = true, seen+fmt.Sprintf(": at least %d addresses from at least %d networks, most of them transient", churnMinSources, churnMinNetworks)
+			d.Public, d.Why = true, seen+fmt.Sprintf(": at least %d addresses from at least %d networks, at least half of them transient", churnMinSources, churnMinNetworks)
+		case d.Private > 0 && d.Sources < churnMinSources:
+			d.Why = seen + ": the organisation's own machines, not internet clients; kept to the addresses seen"
 		default:
 			d.Why = seen + ": few, stable sources; kept to the addresses seen"
 		}
