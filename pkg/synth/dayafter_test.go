@@ -109,6 +109,16 @@ func TestPolicyLearnedOnDayOneHoldsOnDayTwo(t *testing.T) {
 				if !res.OK() || len(res.Inexpressible) > 0 || res.Allowed != res.Observed {
 					t.Errorf("day %d: %d of %d requests allowed; denied %v; inexpressible %v", day+1, res.Allowed, res.Observed, res.Denied, res.Inexpressible)
 				}
+				if res.Candidates == 0 {
+					t.Errorf("day %d: the excess sweep checked nothing", day+1)
+				}
+				// The only never-observed combinations allowed are outside
+				// peers of the public port: that decision, nothing else.
+				for _, f := range res.Excess {
+					if f.To != ingress || f.Port != (synth.PortKey{Protocol: observe.ProtoTCP, Port: 443}) || f.From.Kind == synth.PeerWorkload {
+						t.Errorf("day %d: excess %s is beyond the documented decisions", day+1, f)
+					}
+				}
 				if res.IdentityNote != "" {
 					t.Errorf("day %d was judged with identities made from selectors, not the flows': %s", day+1, res.IdentityNote)
 				}
