@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 
 	"github.com/netpolgen/netpolgen/internal/l7/routes"
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
@@ -217,4 +219,29 @@ func TestL7WithoutRulesAllowsEverything(t *testing.T) {
 	if !res.OK() || len(res.Excess) != res.Candidates || res.Candidates == 0 {
 		t.Errorf("L3/L4 policies: denied %d, excess %d of %d", len(res.Denied), len(res.Excess), res.Candidates)
 	}
+}
+
+// On the real bookinfo capture (HTTP through Cilium's proxy), the L7 rules
+// allow what the graph kept and nothing generated next to it.
+func TestL7BookinfoCapture(t *testing.T) {
+	paths, err := filepath.Glob(filepath.Join(sharedflows.Dir(t), "bookinfo-kind", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no bookinfo captures: %v", err)
+	}
+	g := graphFromFiles(t, paths, nil)
+	plan, err := synth.Build(g, l7Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.L7.Tables) < 3 {
+		t.Fatalf("only %d route tables from bookinfo's HTTP records", len(plan.L7.Tables))
+	}
+	res, err := VerifyL7(g, policiesFor(t, g, l7Opts), ObservedL7(g), NeverObservedL7(g), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || len(res.Excess) != 0 || res.Candidates == 0 {
+		t.Errorf("denied %v, excess %v of %d", res.Denied, res.Excess, res.Candidates)
+	}
+	t.Logf("%d route tables; %d/%d observed requests allowed, excess 0 of %d", len(plan.L7.Tables), res.Allowed, res.Observed, res.Candidates)
 }
