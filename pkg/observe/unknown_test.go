@@ -215,3 +215,17 @@ func TestUnknownEventKindIsSkippedNotMalformed(t *testing.T) {
 		t.Errorf("flows %d, stats %+v; want 1 flow, 1 skipped unknown event, none malformed", flows, st)
 	}
 }
+
+// TestJSONReadsUnknownEnumNames: a newer Hubble's enum value (a verdict,
+// a drop reason) reads as unknown (0) instead of failing the record.
+func TestJSONReadsUnknownEnumNames(t *testing.T) {
+	line := `{"flow":{"verdict":"VERDICT_FROM_THE_FUTURE","drop_reason_desc":"NEW_REASON","Type":"L9","traffic_direction":"SIDEWAYS",` +
+		`"IP":{"source":"10.0.0.1","destination":"10.0.0.2","ipVersion":"IPv7"},"source":{"namespace":"shop"}},"node_name":"n"}`
+	var rec Record
+	if err := NewDecoder().Decode([]byte(line), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Kind != KindFlow || rec.Flow.Verdict != 0 || rec.Flow.Source.Namespace != "shop" || rec.Flow.NodeName != "n" || !rec.Flow.DstIP.IsValid() {
+		t.Errorf("got %+v", rec)
+	}
+}
