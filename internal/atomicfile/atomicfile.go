@@ -82,7 +82,8 @@ type Pending struct {
 }
 
 // Prepare writes what produce writes to a temporary file beside path and
-// syncs it. Path itself is untouched until Commit.
+// syncs it. Path itself is untouched until Commit. The new version gets
+// perm, or the permission bits of the file it replaces.
 func Prepare(path string, perm fs.FileMode, produce func(io.Writer) error) (*Pending, error) {
 	return prepare(path, perm, produce, nil)
 }
@@ -118,6 +119,11 @@ func prepare(path string, perm fs.FileMode, produce func(io.Writer) error, wrap 
 	}
 	if err := bw.Flush(); err != nil {
 		return nil, fail(err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+		// A file someone restricted (a checkpoint names pods and
+		// addresses) stays as restricted as it was.
+		perm = fi.Mode().Perm()
 	}
 	if err := tmp.Chmod(perm); err != nil {
 		return nil, fail(err)

@@ -47,6 +47,16 @@ func TestWriteFileReplaces(t *testing.T) {
 		t.Errorf("mode %v, %v; want 0640", fi.Mode(), err)
 	}
 	assertOnly(t, dir, "state.json")
+	// A file the user restricted stays restricted.
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("4\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, %v; want the user's 0600 kept", fi.Mode(), err)
+	}
 }
 
 func TestFullDiskMidWriteKeepsThePreviousFile(t *testing.T) {
