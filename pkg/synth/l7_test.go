@@ -195,3 +195,29 @@ func TestL7RouteBoundWarns(t *testing.T) {
 		}
 	}
 }
+
+// Rendering runs Cilium's Sanitize on each policy: a rule Cilium would
+// reject (here a path that is no regular expression) fails synthesis
+// instead of reaching a cluster.
+func TestL7RulesPassSanitize(t *testing.T) {
+	g := l7Graphs(t)["l7-http"]
+	plan, err := Build(g, Options{L7: L7Options{Enabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, wp := range plan.Policies {
+		if _, err := plan.CiliumPolicy(wp); err != nil {
+			t.Fatalf("%s: %v", wp.Workload.WorkloadRef, err)
+		}
+		for i := range wp.Ingress {
+			if len(wp.Ingress[i].HTTP) > 0 {
+				wp.Ingress[i].HTTP = append(wp.Ingress[i].HTTP, HTTPRule{Method: "GET", Path: "/broken("})
+				if _, err := plan.CiliumPolicy(wp); err == nil || !strings.Contains(err.Error(), "Cilium rejects") {
+					t.Errorf("%s: a broken path passed: %v", wp.Workload.WorkloadRef, err)
+				}
+				return
+			}
+		}
+	}
+	t.Fatal("no HTTP rule in the l7-http graph")
+}
