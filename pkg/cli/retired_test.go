@@ -71,3 +71,21 @@ func TestLearnAgainRetiresFilesAndKeepsTheUsers(t *testing.T) {
 		t.Errorf("third learn exit %d: %s%s", code, stdout, stderr)
 	}
 }
+
+// TestLearnNeverOverwritesTheUsersFile: with a user's REPORT.md in --out,
+// learn writes nothing and says which file is in the way.
+func TestLearnNeverOverwritesTheUsersFile(t *testing.T) {
+	out := t.TempDir()
+	notes := []byte("# Our review notes\n")
+	if err := os.WriteFile(filepath.Join(out, "REPORT.md"), notes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "", "learn", "--from-file", shopExample, "--out", out)
+	if code == 0 || !strings.Contains(stderr, "REPORT.md exists and netpolgen did not write it") || !strings.Contains(stderr, out) {
+		t.Fatalf("exit %d, want a failure naming the file:\n%s%s", code, stdout, stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	if data, _ := os.ReadFile(filepath.Join(out, "REPORT.md")); len(entries) != 1 || !bytes.Equal(data, notes) {
+		t.Errorf("the directory changed: %v entries, REPORT.md %q", len(entries), data)
+	}
+}
