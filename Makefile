@@ -26,6 +26,7 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags e2elocal ./e2e/local/...
 
 shellcheck:
 	@command -v shellcheck >/dev/null || { echo "shellcheck is not installed (apt-get install shellcheck; .ci/run does this)"; exit 1; }
@@ -102,3 +103,41 @@ unit: testbin
 fuzz: fuzz-wire
 fuzz-wire:
 	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) ./pkg/observe
+
+# cilium-agent and cilium-cni for the local datapath suite (e2e/local), built
+# from the module proxy (tools/cilium pins them) at the cilium version in
+# go.mod, once per version, into TOOLS_CACHE.
+CILIUM_VERSION := $(HUBBLE_VERSION)
+CILIUM_BIN     := $(TOOLS_CACHE)/cilium-$(CILIUM_VERSION)
+
+.PHONY: cilium-bin print-cilium-bin
+cilium-bin: $(CILIUM_BIN)/cilium-agent $(CILIUM_BIN)/cilium-cni
+
+print-cilium-bin:
+	@echo $(CILIUM_BIN)
+
+$(CILIUM_BIN)/cilium-agent $(CILIUM_BIN)/cilium-cni &:
+	@grep -q "github.com/cilium/cilium $(CILIUM_VERSION)" tools/cilium/go.mod || \
+		{ echo "tools/cilium/go.mod does not pin cilium $(CILIUM_VERSION) as go.mod does: update it (cd tools/cilium && go get -tool github.com/cilium/cilium/daemon@$(CILIUM_VERSION) github.com/cilium/cilium/plugins/cilium-cni@$(CILIUM_VERSION))"; exit 1; }
+	mkdir -p $(CILIUM_BIN)/.tmp
+	cd tools/cilium && $(GO) build -trimpath -ldflags "-s -w" -o $(CILIUM_BIN)/.tmp/cilium-agent github.com/cilium/cilium/daemon
+	cd tools/cilium && $(GO) build -trimpath -ldflags "-s -w" -o $(CILIUM_BIN)/.tmp/cilium-cni github.com/cilium/cilium/plugins/cilium-cni
+	mv $(CILIUM_BIN)/.tmp/cilium-agent $(CILIUM_BIN)/.tmp/cilium-cni $(CILIUM_BIN)/
+	rmdir $(CILIUM_BIN)/.tmp
+
+# The whole loop on a real Cilium datapath on this machine, no containers
+# (e2e/local/README.md): needs root and a kernel with BPF; skips, saying
+# why, where the host cannot run a datapath.
+.PHONY: e2e-local e2e-local-deps
+e2e-local: e2e-local-deps cilium-bin hubble testbin
+	$(GO) test -tags e2elocal -count=1 -timeout 30m -v ./e2e/local
+
+# clang/llc (LLVM 19) for the BPF programs the agent compiles, and
+# iproute2, from Debian when missing (root only; the suite skips otherwise).
+e2e-local-deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "e2e-local-deps: not root, installing nothing (the suite will skip)"; exit 0; fi; \
+	missing=""; \
+	[ -x /usr/lib/llvm-19/bin/clang ] || missing="$$missing clang-19"; \
+	[ -x /usr/lib/llvm-19/bin/llc ] || missing="$$missing llvm-19"; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
