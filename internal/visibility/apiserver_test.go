@@ -145,6 +145,9 @@ spec:
 	if code != 0 {
 		t.Fatalf("learn --cluster: exit %d: %s", code, stderr)
 	}
+	if want := "cluster: learning mode (netpolgen visibility) in force in billing, default, kube-system, shop"; !strings.Contains(stderr, want) {
+		t.Errorf("learn's stderr %q lacks %q", stderr, want)
+	}
 	report, err := os.ReadFile(filepath.Join(learned, "REPORT.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -89,6 +89,7 @@ func (f *learnClusterFlags) enricher(streams Streams, snap *cluster.Snapshot) *c
 	for _, a := range snap.Absent {
 		fmt.Fprintf(streams.Err, "cluster: %s\n", a)
 	}
+	writeLearningModeNote(streams.Err, snap)
 	return cluster.NewEnricher(snap.Pods)
 }
 

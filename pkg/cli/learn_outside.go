@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/synth"
@@ -26,6 +27,17 @@ func learningModeOf(snap *cluster.Snapshot) *synth.LearningMode {
 	}
 	sort.Strings(lm.Namespaces)
 	return lm
+}
+
+// writeLearningModeNote says, when learn reads the cluster, where
+// learning mode is in force: those policies are scaffolding, not part of
+// the policies in force that learn counts on.
+func writeLearningModeNote(w io.Writer, snap *cluster.Snapshot) {
+	lm := learningModeOf(snap)
+	if lm == nil || len(lm.Namespaces) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "cluster: learning mode (netpolgen visibility) in force in %s; REPORT.md says so\n", strings.Join(lm.Namespaces, ", "))
 }
 
 // writeOutsideLine prints the one line about outside destinations pinned
