@@ -61,10 +61,11 @@ type L7Verification struct {
 	Excess            []string
 }
 
-// RouteTable is the route table of one client on one port of a
-// workload.
+// RouteTable is the route table of one client on one port of a server:
+// a workload (an ingress rule) or an outside peer (an egress rule of the
+// client).
 type RouteTable struct {
-	Server WorkloadRef
+	Server Peer
 	Client Peer
 	Port   PortKey
 	Routes []routes.Route
@@ -108,6 +109,7 @@ func applyL7(pl *Plan, g *Graph, opts Options) {
 	l7 := &L7Plan{}
 	for _, wp := range pl.Policies {
 		wp.Ingress = l7.ingress(wp, byConn)
+		wp.Egress = l7.egress(wp, byConn)
 		l7.dns(wp, g, byConn, opts.L7)
 	}
 	for _, e := range g.Edges {
@@ -171,7 +173,7 @@ func (l7 *L7Plan) ingress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Ru
 						continue
 					}
 					changed = true
-					table := RouteTable{Server: wp.Workload.WorkloadRef, Client: peer, Port: port, Routes: l.Routes.Routes(),
+					table := RouteTable{Server: WorkloadPeer(wp.Workload.Namespace, wp.Workload.Name), Client: peer, Port: port, Routes: l.Routes.Routes(),
 						Collapsed: l.Routes.Collapsed(), Requests: l.Routes.Requests(), Host: hostRule(l.Routes, wp, port)}
 					l7.Tables = append(l7.Tables, table)
 					http := httpRules(table)
@@ -196,6 +198,64 @@ func (l7 *L7Plan) ingress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Ru
 	}
 	sort.SliceStable(out, func(i, j int) bool { return ruleLess(out[i], out[j]) })
 	return out
+}
+
+// egress does for the workload's HTTP to outside peers (names and
+// addresses) what ingress does for its servers: the client's egress proxy
+// is the only place such requests can be checked. DNS rules stay as they
+// are.
+func (l7 *L7Plan) egress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Rule {
+	self := WorkloadPeer(wp.Workload.Namespace, wp.Workload.Name)
+	var dns []Rule
+	rest := map[Peer]map[PortKey]bool{}
+	type l7Key struct {
+		class string
+		port  PortKey
+		rules string
+	}
+	l7Rules := map[l7Key]*Rule{}
+	var keys []l7Key
+	changed := false
+	for _, r := range wp.Egress {
+		if r.DNS || r.DNSSelector != nil {
+			dns = append(dns, r)
+			continue
+		}
+		for _, peer := range r.Peers {
+			for _, pr := range r.Ports {
+				for _, port := range expand(pr) {
+					l := byConn[ConnKey{From: self, To: peer, Port: port}]
+					outside := peer.Kind == PeerFQDN || peer.Kind == PeerCIDR
+					if !outside || port.Protocol != observe.ProtoTCP || l == nil || l.Routes == nil || l.Routes.Len() == 0 {
+						addPort(rest, peer, port)
+						continue
+					}
+					changed = true
+					table := RouteTable{Server: peer, Client: self, Port: port, Routes: l.Routes.Routes(),
+						Collapsed: l.Routes.Collapsed(), Requests: l.Routes.Requests()}
+					l7.Tables = append(l7.Tables, table)
+					http := httpRules(table)
+					key := l7Key{ruleClass(peer), port, fmt.Sprint(http)}
+					if l7Rules[key] == nil {
+						l7Rules[key] = &Rule{Ports: []PortRange{{Protocol: port.Protocol, Port: port.Port}}, HTTP: http}
+						keys = append(keys, key)
+					}
+					l7Rules[key].Peers = append(l7Rules[key].Peers, peer)
+				}
+			}
+		}
+	}
+	if !changed {
+		return wp.Egress
+	}
+	out := groupRules(rest)
+	for _, k := range keys {
+		r := l7Rules[k]
+		sortPeers(r.Peers)
+		out = append(out, *r)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return ruleLess(out[i], out[j]) })
+	return append(dns, out...)
 }
 
 // expand lists the ports of a range (ranges hold observed ports only).

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,7 +57,12 @@ func l7Graphs(t *testing.T) map[string]*Graph {
 				withL7(edge(shop("admin"), shop("reviews"), observe.ProtoTCP, 9080), &graph.L7{Routes: table(t, routes.Options{}, "GET http://10.0.0.9:9080/admin/stats", "GET http://reviews.shop:9080/health")}),
 				// No L7 records: stays L3/L4.
 				edge(shop("web"), shop("reviews"), observe.ProtoTCP, 9090),
+				// Plain HTTP to an outside API: only the client's egress
+				// proxy can check it.
+				withL7(edge(shop("web"), FQDNPeer("rates.partner.example"), observe.ProtoTCP, 80), &graph.L7{Routes: table(t, routes.Options{},
+					"GET http://rates.partner.example/v2/rates/EUR", "GET http://rates.partner.example/v2/rates/USD?at=2026-01-01")}),
 			},
+			NameIPs: map[string][]netip.Addr{"rates.partner.example": {netip.MustParseAddr("198.51.100.60")}},
 		},
 		"l7-grpc": {
 			Workloads: []Workload{wl("shop", "checkout", "app", "checkout"), wl("shop", "cart", "app", "cart")},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/netpolgen/netpolgen/internal/l7/routes"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
@@ -244,4 +246,40 @@ func TestL7BookinfoCapture(t *testing.T) {
 		t.Errorf("denied %v, excess %v of %d", res.Denied, res.Excess, res.Candidates)
 	}
 	t.Logf("%d route tables; %d/%d observed requests allowed, excess 0 of %d", len(plan.L7.Tables), res.Allowed, res.Observed, res.Candidates)
+}
+
+// HTTP to an outside name is checked at the client's egress proxy: the
+// observed routes pass, others do not, for names and addresses alike.
+func TestL7EgressToOutside(t *testing.T) {
+	rates := synth.FQDNPeer("rates.partner.example")
+	partner := synth.AddrPeer(netip.MustParseAddr("192.0.2.44"))
+	tab := func(urls ...string) *graph.L7 {
+		r := routes.New(routes.Options{})
+		for _, u := range urls {
+			if err := r.Add(routes.Request{Method: "GET", URL: u}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return &graph.L7{Routes: r}
+	}
+	toRates := edge(web, rates, observe.ProtoTCP, 80)
+	toRates.L7 = tab("http://rates.partner.example/v2/rates/EUR", "http://rates.partner.example/v2/rates/USD?at=1")
+	toPartner := edge(web, partner, observe.ProtoTCP, 8080)
+	toPartner.L7 = tab("http://192.0.2.44:8080/ledger/42")
+	g := webAndAPI(toRates, toPartner)
+	g.NameIPs = map[string][]netip.Addr{"rates.partner.example": {netip.MustParseAddr("198.51.100.60")}}
+	plan, err := synth.Build(g, l7Opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.L7.Tables) != 2 {
+		t.Fatalf("tables %+v", plan.L7.Tables)
+	}
+	res, err := VerifyL7(g, policiesFor(t, g, l7Opts), ObservedL7(g), NeverObservedL7(g), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || len(res.Excess) != 0 || res.Candidates < 6 {
+		t.Errorf("denied %v, excess %v of %d", res.Denied, res.Excess, res.Candidates)
+	}
 }
