@@ -117,7 +117,7 @@ func Check(g *synth.Graph, ps *Policies, opts Options) (*Checked, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}, IdentityNote: ids.fallbackNote()}
+	out := &Checked{Rules: rules, Selected: map[synth.WorkloadRef]Selection{}, IdentityNote: ids.note()}
 	// Each identity's policy is distilled once, as LookupFlow does per
 	// call: a graph's connections share few identities, and distilling is
 	// the expensive step.

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/cilium/pkg/identity"
 	"github.com/cilium/cilium/pkg/labels"
 
+	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -34,6 +35,9 @@ type identities struct {
 	// made from its selector and namespace, which shares the generator's
 	// assumptions and proves less.
 	fallback []synth.WorkloadRef
+	// truncated are the workloads seen with more label sets than the
+	// graph keeps: only the kept ones are checked.
+	truncated []synth.WorkloadRef
 }
 
 // newIdentities allocates identities for the peers in the order given,
@@ -75,6 +79,9 @@ func newIdentities(g *synth.Graph, peers []synth.Peer) (*identities, error) {
 				peerIDs = append(peerIDs, cluster(workloadLabels(p.Workload, sel)))
 				break
 			}
+			if w.IdentitiesTruncated {
+				ids.truncated = append(ids.truncated, p.Workload)
+			}
 			for _, set := range w.Identities {
 				peerIDs = append(peerIDs, cluster(labels.ParseLabelArray(set...)))
 			}
@@ -106,27 +113,38 @@ func newIdentities(g *synth.Graph, peers []synth.Peer) (*identities, error) {
 			ids.all[id.ID] = id.LabelArray
 		}
 	}
-	sort.Slice(ids.fallback, func(i, j int) bool { return ids.fallback[i].String() < ids.fallback[j].String() })
 	return ids, nil
 }
 
-// fallbackNote says which workloads were verified with identities made
-// from their selectors, or "" when every one had observed identities.
-func (ids *identities) fallbackNote() string {
-	if len(ids.fallback) == 0 {
-		return ""
+// note says which workloads were checked with identities made from their
+// selectors, and which with only some of the label sets they were seen
+// with; "" when every workload was checked with all it was seen with.
+func (ids *identities) note() string {
+	var notes []string
+	if len(ids.fallback) > 0 {
+		notes = append(notes, fmt.Sprintf("%d workloads had no observed identity labels (a graph saved before netpolgen recorded them) and were checked with identities made from their selectors, which prove less: %s; learn again from flows to check with the labels Cilium saw",
+			len(ids.fallback), refList(ids.fallback)))
 	}
-	names := make([]string, 0, len(ids.fallback))
-	for _, r := range ids.fallback {
+	if len(ids.truncated) > 0 {
+		notes = append(notes, fmt.Sprintf("%d workloads were seen with more than %d identity label sets and were checked with the %d the graph keeps: %s",
+			len(ids.truncated), graph.MaxIdentities, graph.MaxIdentities, refList(ids.truncated)))
+	}
+	return strings.Join(notes, "; ")
+}
+
+// refList names workloads, sorted, the first ten of them.
+func refList(refs []synth.WorkloadRef) string {
+	names := make([]string, 0, len(refs))
+	for _, r := range refs {
 		names = append(names, r.String())
 	}
+	sort.Strings(names)
 	const show = 10
 	list := strings.Join(names[:min(show, len(names))], ", ")
 	if len(names) > show {
 		list += fmt.Sprintf(" and %d more", len(names)-show)
 	}
-	return fmt.Sprintf("%d workloads had no observed identity labels (a graph saved before netpolgen recorded them) and were checked with identities made from their selectors, which prove less: %s; learn again from flows to check with the labels Cilium saw",
-		len(names), list)
+	return list
 }
 
 // workloadLabels are the identity labels of a workload's pods as far as

@@ -225,3 +225,18 @@ func TestNetworkPolicySelectsNamespaceByOtherLabel(t *testing.T) {
 		t.Errorf("denied %v", res.Denied)
 	}
 }
+
+// A workload seen with more label sets than the graph keeps is checked
+// with the kept ones, and the result says so.
+func TestTruncatedIdentitiesAreNoted(t *testing.T) {
+	g := withIdentities(webAndAPI(edge(web, api, observe.ProtoTCP, 9000)), true)
+	g.Workloads[0].IdentitiesTruncated = true
+	ps := policiesFor(t, g, synth.Options{Format: synth.FormatCilium})
+	res, err := Verify(g, ps, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || !strings.Contains(res.IdentityNote, "1 workloads were seen with more than 8 identity label sets") || !strings.Contains(res.IdentityNote, "shop/web") {
+		t.Errorf("denied %v, note %q; want allowed and a note naming shop/web", res.Denied, res.IdentityNote)
+	}
+}

@@ -129,7 +129,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 	}
 	kubernetesOnly := len(ps.Cilium) == 0
 	namespaces := newNamespaceSelection(g)
-	res := &Result{IdentityNote: ids.fallbackNote()}
+	res := &Result{IdentityNote: ids.note()}
 	cache := newVerdicts(eng)
 	defer cache.release()
 
