@@ -46,6 +46,7 @@ func agentFlags(kubeconfig, libDir string) []string {
 		"--enable-hubble=true",
 		"--hubble-listen-address=" + hubbleAddr,
 		"--hubble-disable-tls=true",
+		"--hubble-event-buffer-capacity=65535",
 		"--enable-l7-proxy=true",
 		"--enable-bpf-tproxy=true",
 		"--lib-dir=" + libDir,
