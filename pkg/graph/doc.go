@@ -30,8 +30,11 @@
 // Direction was established, Uncertain, Mirror/MirrorOf, the Services that
 // fronted it, and capped L7 evidence: HTTP ("GET /reviews/{id}"),
 // DNSQueries (names looked up over it) and DNSNames (names its destination
-// answered to). Allowed() is false for an edge seen only dropped, or
-// forwarded at the client but dropped at the server with no answer.
+// answered to). L7, when the edge had L7 requests, is what L7 rules are
+// written from: the bounded HTTP route table of the port, the names looked
+// up (on an edge to a DNS server) and the Kafka topics used, each role.
+// Allowed() is false for an edge seen only dropped, or forwarded at the
+// client but dropped at the server with no answer.
 //
 // A Peer is one of:
 //
