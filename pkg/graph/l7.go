@@ -3,6 +3,8 @@ package graph
 import (
 	"net/url"
 	"strings"
+
+	"github.com/netpolgen/netpolgen/internal/l7/routes"
 )
 
 // httpEvidence renders a request as "METHOD /path/template", replacing
@@ -25,28 +27,9 @@ func httpEvidence(method, rawURL string) string {
 	return strings.ToUpper(method) + " " + strings.Join(segs, "/")
 }
 
-func isIDSegment(s string) bool {
-	if s == "" {
-		return false
-	}
-	if isDigits(s) {
-		return true
-	}
-	hex, dashes := 0, 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
-			hex++
-		case c == '-':
-			dashes++
-		default:
-			return false
-		}
-	}
-	// A UUID (32 hex digits and 4 dashes) or a long hex digest.
-	return (hex == 32 && dashes == 4) || (dashes == 0 && hex >= 16)
-}
+// isIDSegment is routes.IsObjectID: evidence and rules agree on what
+// names one object.
+func isIDSegment(s string) bool { return routes.IsObjectID(s) }
 
 // dnsName normalises a DNS name for display and comparison.
 func dnsName(s string) string {

@@ -221,12 +221,6 @@ func identChars(s string) bool {
 	return true
 }
 
-// Check validates a request without adding it.
-func Check(r Request) error {
-	_, err := parse(r)
-	return err
-}
-
 // Add folds a request into the table. A malformed request is not added
 // and the error says why.
 func (t *Table) Add(r Request) error {
