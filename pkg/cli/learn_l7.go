@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/cilium/cilium/pkg/policy/api"
 	"github.com/spf13/cobra"
 
 	"github.com/netpolgen/netpolgen/internal/l7/routes"
@@ -87,10 +88,11 @@ func writeMalformedL7(w io.Writer, g *graph.Graph) {
 }
 
 // verifyL7Policies checks the L7 requests a graph kept against policies
-// read from a directory; nil when the graph holds no L7 requests.
+// read from a directory; nil when the graph holds no L7 requests or the
+// policies no L7 rules (L3/L4 policies allow any request by design).
 func verifyL7Policies(sg *synth.Graph, ps *verify.Policies) (*verify.L7Result, error) {
 	observed := verify.ObservedL7(sg)
-	if len(observed) == 0 {
+	if len(observed) == 0 || !hasL7Rules(ps) {
 		return nil, nil
 	}
 	res, err := verify.VerifyL7(sg, ps, observed, verify.NeverObservedL7(sg), verify.Options{})
@@ -98,4 +100,40 @@ func verifyL7Policies(sg *synth.Graph, ps *verify.Policies) (*verify.L7Result, e
 		return nil, fmt.Errorf("verify L7 requests: %w", err)
 	}
 	return res, nil
+}
+
+// hasL7Rules says whether any CiliumNetworkPolicy has HTTP rules or a DNS
+// rule narrower than any name.
+func hasL7Rules(ps *verify.Policies) bool {
+	for _, cnp := range ps.Cilium {
+		specs := cnp.Specs
+		if cnp.Spec != nil {
+			specs = append(api.Rules{cnp.Spec}, specs...)
+		}
+		for _, r := range specs {
+			var prs []api.PortRules
+			for _, in := range r.Ingress {
+				prs = append(prs, in.ToPorts)
+			}
+			for _, out := range r.Egress {
+				prs = append(prs, out.ToPorts)
+			}
+			for _, ports := range prs {
+				for _, pr := range ports {
+					if pr.Rules == nil {
+						continue
+					}
+					if len(pr.Rules.HTTP) > 0 {
+						return true
+					}
+					for _, d := range pr.Rules.DNS {
+						if d.MatchName != "" || d.MatchPattern != "*" {
+							return true
+						}
+					}
+				}
+			}
+		}
+	}
+	return false
 }

@@ -152,3 +152,16 @@ func TestVerifyChecksL7(t *testing.T) {
 		t.Errorf("verify exit %d with a route removed:\n%s", code, stdout)
 	}
 }
+
+// L3/L4 policies are not judged on requests: they allow any by design.
+func TestVerifySkipsL7ForL3L4Policies(t *testing.T) {
+	capture := l7Capture(t)
+	out := t.TempDir()
+	if code, stdout, stderr := run(t, "", "learn", "--from-file", capture, "--exclude-namespace", "kube-system", "--out", out); code != 0 {
+		t.Fatalf("learn exit %d: %s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr := run(t, "", "verify", "--policies", out, "--from-file", capture)
+	if code != 0 || strings.Contains(stdout, "verify L7") {
+		t.Errorf("verify exit %d:\n%s%s", code, stdout, stderr)
+	}
+}
