@@ -149,7 +149,7 @@ See docs/synth.md for the rules and the --generalize options.`,
 			writeRemovedLine(streams.Out, res.removed)
 			writeVerifySummary(streams.Out, res.verify)
 			writeL7Summary(streams.Out, res.l7)
-			writeOutsideLine(streams.Out, res.outside)
+			writeOutsideLine(streams.Out, res.outside, sopts.Format)
 			if err := cflags.showDiff(cmd, streams.Out, out, res.graph); err != nil {
 				return err
 			}

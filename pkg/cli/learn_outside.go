@@ -42,8 +42,8 @@ func writeLearningModeNote(w io.Writer, snap *cluster.Snapshot) {
 
 // writeOutsideLine prints the one line about outside destinations pinned
 // to addresses, when the policies reach outside at all.
-func writeOutsideLine(w io.Writer, o synth.Outside) {
-	if line := o.Line(); line != "" {
+func writeOutsideLine(w io.Writer, o synth.Outside, format synth.Format) {
+	if line := o.Line(format); line != "" {
 		fmt.Fprintln(w, line)
 	}
 }

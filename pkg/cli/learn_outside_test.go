@@ -41,6 +41,18 @@ func TestLearnSaysWhichOutsideDestinationsArePinned(t *testing.T) {
 	}
 }
 
+// NetworkPolicy cannot match names: with --format kubernetes every
+// outside destination is pinned, and the line says so.
+func TestLearnKubernetesFormatSaysEveryOutsideDestinationIsPinned(t *testing.T) {
+	code, stdout, stderr := run(t, "", "learn", "--from-file", shopExample, "--format", "kubernetes", "--out", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "outside destinations: 3, all pinned to addresses in NetworkPolicy, which cannot match names (2 seen with a name"; !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
+	}
+}
+
 func TestLearningModeOfTheCluster(t *testing.T) {
 	if lm := learningModeOf(nil); lm != nil {
 		t.Errorf("no cluster read: %+v, want nil", lm)

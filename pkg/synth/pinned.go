@@ -65,10 +65,15 @@ func OutsideDestinations(pl *Plan) Outside {
 }
 
 // Line is what learn prints about outside destinations, empty when the
-// policies allow none.
-func (o Outside) Line() string {
+// policies allow none. NetworkPolicy cannot match names, so with the
+// kubernetes format every outside destination is pinned to addresses.
+func (o Outside) Line(format Format) string {
 	if len(o.Pinned) == 0 && len(o.Named) == 0 {
 		return ""
+	}
+	if !format.Cilium() {
+		return fmt.Sprintf("outside destinations: %d, all pinned to addresses in NetworkPolicy, which cannot match names (%d seen with a name, kept as the addresses seen for it); they break when the address changes; --format cilium writes names",
+			len(o.Pinned)+len(o.Named), len(o.Named))
 	}
 	if len(o.Pinned) == 0 {
 		return fmt.Sprintf("outside destinations: %d by name (toFQDNs), none pinned to addresses", len(o.Named))

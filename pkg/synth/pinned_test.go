@@ -41,16 +41,19 @@ func TestOutsideDestinationsPinnedAndNamed(t *testing.T) {
 	if d := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); d != "" {
 		t.Errorf("outside destinations (-want +got):\n%s", d)
 	}
-	if line := got.Line(); !strings.Contains(line, "1 pinned to addresses, no DNS name seen") || !strings.Contains(line, "1 by name") || !strings.Contains(line, LearningModeCommand) {
+	if line := got.Line(FormatCilium); !strings.Contains(line, "1 pinned to addresses, no DNS name seen") || !strings.Contains(line, "1 by name") || !strings.Contains(line, LearningModeCommand) {
 		t.Errorf("line %q", line)
 	}
-	if line := (Outside{Named: []string{"a.example"}}).Line(); line != "outside destinations: 1 by name (toFQDNs), none pinned to addresses" {
+	if line := (Outside{Named: []string{"a.example"}}).Line(FormatBoth); line != "outside destinations: 1 by name (toFQDNs), none pinned to addresses" {
 		t.Errorf("names only: %q", line)
 	}
-	if line := (Outside{Pinned: got.Pinned}).Line(); !strings.Contains(line, "turn learning mode on and learn again: "+LearningModeCommand) {
+	if line := (Outside{Pinned: got.Pinned}).Line(FormatCilium); !strings.Contains(line, "turn learning mode on and learn again: "+LearningModeCommand) {
 		t.Errorf("pinned only: %q", line)
 	}
-	if line := (Outside{}).Line(); line != "" {
+	if line := got.Line(FormatKubernetes); !strings.HasPrefix(line, "outside destinations: 2, all pinned to addresses in NetworkPolicy, which cannot match names (1 seen with a name") {
+		t.Errorf("kubernetes format: %q", line)
+	}
+	if line := (Outside{}).Line(FormatCilium); line != "" {
 		t.Errorf("nothing outside: %q", line)
 	}
 }
