@@ -108,8 +108,8 @@ func applyL7(pl *Plan, g *Graph, opts Options) {
 	}
 	l7 := &L7Plan{}
 	for _, wp := range pl.Policies {
-		wp.Ingress = l7.ingress(wp, byConn)
-		wp.Egress = l7.egress(wp, byConn)
+		wp.Ingress = l7.split(wp, wp.Ingress, true, byConn)
+		wp.Egress = l7.split(wp, wp.Egress, false, byConn)
 		l7.dns(wp, g, byConn, opts.L7)
 	}
 	for _, e := range g.Edges {
@@ -149,65 +149,16 @@ func connLess(a, b ConnKey) bool {
 	return a.From.String() < b.From.String()
 }
 
-// ingress moves each (client workload, port) that has a route table out
-// of the workload's L3/L4 rules into a rule of its own carrying the
-// routes: Cilium applies L7 rules to every peer a rule names, so peers
-// share an L7 rule only when their routes are the same.
-func (l7 *L7Plan) ingress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Rule {
-	rest := map[Peer]map[PortKey]bool{}
-	type l7Key struct {
-		port  PortKey
-		rules string
-	}
-	l7Rules := map[l7Key]*Rule{}
-	var keys []l7Key
-	changed := false
-	for _, r := range wp.Ingress {
-		for _, peer := range r.Peers {
-			for _, pr := range r.Ports {
-				for _, port := range expand(pr) {
-					k := ConnKey{From: peer, To: WorkloadPeer(wp.Workload.Namespace, wp.Workload.Name), Port: port}
-					l := byConn[k]
-					if peer.Kind != PeerWorkload || port.Protocol != observe.ProtoTCP || l == nil || l.Routes == nil || l.Routes.Len() == 0 {
-						addPort(rest, peer, port)
-						continue
-					}
-					changed = true
-					table := RouteTable{Server: WorkloadPeer(wp.Workload.Namespace, wp.Workload.Name), Client: peer, Port: port, Routes: l.Routes.Routes(),
-						Collapsed: l.Routes.Collapsed(), Requests: l.Routes.Requests(), Host: hostRule(l.Routes, wp, port)}
-					l7.Tables = append(l7.Tables, table)
-					http := httpRules(table)
-					key := l7Key{port, fmt.Sprint(http)}
-					if l7Rules[key] == nil {
-						l7Rules[key] = &Rule{Ports: []PortRange{{Protocol: port.Protocol, Port: port.Port}}, HTTP: http}
-						keys = append(keys, key)
-					}
-					l7Rules[key].Peers = append(l7Rules[key].Peers, peer)
-				}
-			}
-		}
-	}
-	if !changed {
-		return wp.Ingress
-	}
-	out := groupRules(rest)
-	for _, k := range keys {
-		r := l7Rules[k]
-		sortPeers(r.Peers)
-		out = append(out, *r)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return ruleLess(out[i], out[j]) })
-	return out
-}
-
-// egress does for the workload's HTTP to outside peers (names and
-// addresses) what ingress does for its servers: the client's egress proxy
-// is the only place such requests can be checked. DNS rules stay as they
-// are.
-func (l7 *L7Plan) egress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Rule {
+// split moves each (peer, port) of a workload's rules that has a route
+// table out of its rule into a rule of its own carrying the routes:
+// Cilium applies L7 rules to every peer a rule names, so peers share an
+// L7 rule only when their routes are the same. Ingress takes client
+// workloads (the server's proxy checks them); egress takes outside names
+// and addresses, where the client's egress proxy is the only place such
+// requests can be checked. The rest of a split rule keeps its other
+// fields; DNS rules stay as they are.
+func (l7 *L7Plan) split(wp *WorkloadPolicy, rules []Rule, ingress bool, byConn map[ConnKey]*graph.L7) []Rule {
 	self := WorkloadPeer(wp.Workload.Namespace, wp.Workload.Name)
-	var dns []Rule
-	rest := map[Peer]map[PortKey]bool{}
 	type l7Key struct {
 		class string
 		port  PortKey
@@ -215,24 +166,33 @@ func (l7 *L7Plan) egress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Rul
 	}
 	l7Rules := map[l7Key]*Rule{}
 	var keys []l7Key
+	var out []Rule
 	changed := false
-	for _, r := range wp.Egress {
+	for _, r := range rules {
 		if r.DNS || r.DNSSelector != nil {
-			dns = append(dns, r)
+			out = append(out, r)
 			continue
 		}
+		rest := map[Peer]map[PortKey]bool{}
+		hit := false
 		for _, peer := range r.Peers {
 			for _, pr := range r.Ports {
 				for _, port := range expand(pr) {
-					l := byConn[ConnKey{From: self, To: peer, Port: port}]
-					outside := peer.Kind == PeerFQDN || peer.Kind == PeerCIDR
-					if !outside || port.Protocol != observe.ProtoTCP || l == nil || l.Routes == nil || l.Routes.Len() == 0 {
+					conn, eligible := ConnKey{From: peer, To: self, Port: port}, peer.Kind == PeerWorkload
+					if !ingress {
+						conn, eligible = ConnKey{From: self, To: peer, Port: port}, peer.Kind == PeerFQDN || peer.Kind == PeerCIDR
+					}
+					l := byConn[conn]
+					if !eligible || port.Protocol != observe.ProtoTCP || l == nil || l.Routes == nil || l.Routes.Len() == 0 {
 						addPort(rest, peer, port)
 						continue
 					}
-					changed = true
-					table := RouteTable{Server: peer, Client: self, Port: port, Routes: l.Routes.Routes(),
+					hit = true
+					table := RouteTable{Server: conn.To, Client: conn.From, Port: port, Routes: l.Routes.Routes(),
 						Collapsed: l.Routes.Collapsed(), Requests: l.Routes.Requests()}
+					if ingress {
+						table.Host = hostRule(l.Routes, wp, port)
+					}
 					l7.Tables = append(l7.Tables, table)
 					http := httpRules(table)
 					key := l7Key{ruleClass(peer), port, fmt.Sprint(http)}
@@ -244,18 +204,34 @@ func (l7 *L7Plan) egress(wp *WorkloadPolicy, byConn map[ConnKey]*graph.L7) []Rul
 				}
 			}
 		}
+		if !hit {
+			out = append(out, r)
+			continue
+		}
+		changed = true
+		for _, g := range groupRules(rest) {
+			nr := r
+			nr.Peers, nr.Ports = g.Peers, g.Ports
+			out = append(out, nr)
+		}
 	}
 	if !changed {
-		return wp.Egress
+		return rules
 	}
-	out := groupRules(rest)
 	for _, k := range keys {
 		r := l7Rules[k]
 		sortPeers(r.Peers)
 		out = append(out, *r)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return ruleLess(out[i], out[j]) })
-	return append(dns, out...)
+	// DNS rules first, as synthesis writes them; the others in rule order.
+	sort.SliceStable(out, func(i, j int) bool {
+		di, dj := out[i].DNS || out[i].DNSSelector != nil, out[j].DNS || out[j].DNSSelector != nil
+		if di || dj {
+			return di && !dj
+		}
+		return ruleLess(out[i], out[j])
+	})
+	return out
 }
 
 // expand lists the ports of a range (ranges hold observed ports only).
