@@ -48,6 +48,7 @@ policy directory, which learn writes; a flag given here wins.`,
 			if err != nil {
 				return err
 			}
+			ps, learningMode := ps.WithoutLearningMode()
 			learned, err := gflags.useLearnOptions(cmd, streams, policies)
 			if err != nil {
 				return err
@@ -74,6 +75,9 @@ policy directory, which learn writes; a flag given here wins.`,
 				return err
 			}
 			fmt.Fprintf(streams.Out, "read %d NetworkPolicies and %d CiliumNetworkPolicies from %d files\n", len(ps.Kubernetes), len(ps.Cilium), ps.Files)
+			if learningMode > 0 {
+				fmt.Fprintf(streams.Out, "left out %d learning-mode policies (%s=%s): they deny nothing and go away when these are applied\n", learningMode, synth.RoleLabel, synth.RoleVisibility)
+			}
 			writeVerifySummary(streams.Out, res)
 			if res.IdentityNote != "" {
 				fmt.Fprintf(streams.Out, "note: %s\n", res.IdentityNote)

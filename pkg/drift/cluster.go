@@ -122,7 +122,7 @@ func (s *ClusterSource) Policies() (*verify.Policies, error) {
 	ps := &verify.Policies{}
 	for _, k := range keys {
 		if synth.IsVisibility(s.objects[k].GetLabels()) {
-			// Learning mode: see withoutLearningMode.
+			// Learning mode: see verify.Policies.WithoutLearningMode.
 			continue
 		}
 		data, err := policyDocument(s.objects[k])

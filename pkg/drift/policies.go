@@ -34,7 +34,9 @@ func (d *DirSource) Policies() (*verify.Policies, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policies in %s: %w", d.dir, err)
 	}
-	return withoutLearningMode(ps), nil
+	// Learning-mode policies are scaffolding, never judged against.
+	ps, _ = ps.WithoutLearningMode()
+	return ps, nil
 }
 
 // Changed implements PolicySource; a directory is re-read every interval.

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/netpolgen/netpolgen/pkg/policydir"
+	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
 // Policies are the policy objects read from files.
@@ -101,4 +102,25 @@ func splitDocs(data []byte) [][]byte {
 	}
 	flush()
 	return docs
+}
+
+// WithoutLearningMode returns the set less the learning-mode policies
+// (`netpolgen visibility`, role label synth.RoleVisibility), and how many
+// were left out: they select every pod without default deny, so they
+// never decide a verdict, but their DNS rule would allow lookups a
+// learned policy's DNS rule does not, and they are removed in the same
+// change that applies the learned set.
+func (ps *Policies) WithoutLearningMode() (*Policies, int) {
+	out := &Policies{Files: ps.Files}
+	for _, np := range ps.Kubernetes {
+		if !synth.IsVisibility(np.Labels) {
+			out.Kubernetes = append(out.Kubernetes, np)
+		}
+	}
+	for _, cnp := range ps.Cilium {
+		if !synth.IsVisibility(cnp.Labels) {
+			out.Cilium = append(out.Cilium, cnp)
+		}
+	}
+	return out, len(ps.Kubernetes) + len(ps.Cilium) - len(out.Kubernetes) - len(out.Cilium)
 }
