@@ -83,14 +83,22 @@ func findBinaries(t *testing.T, work string) (binaries, error) {
 		return b, fmt.Errorf("%s is missing: run `make hubble` (make e2e-local does)", h)
 	}
 	binDir := filepath.Join(work, "bin")
-	for name, pkg := range map[string]string{"netpolgen": "./cmd/netpolgen", "e2eapp": "./e2e/local/cmd/e2eapp"} {
+	build := map[string]string{"netpolgen": "./cmd/netpolgen", "e2eapp": "./e2e/local/cmd/e2eapp"}
+	b.netpolgen, b.app = filepath.Join(binDir, "netpolgen"), filepath.Join(binDir, "e2eapp")
+	// NETPOLGEN_BIN runs the suite against another netpolgen binary
+	// (a release, or an older commit to show a regression test fails).
+	if other := os.Getenv("NETPOLGEN_BIN"); other != "" {
+		delete(build, "netpolgen")
+		b.netpolgen = other
+		logf(t, "netpolgen under test: %s (NETPOLGEN_BIN)", other)
+	}
+	for name, pkg := range build {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(binDir, name), pkg)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return b, fmt.Errorf("go build %s: %v: %s", pkg, err, out)
 		}
 	}
-	b.netpolgen, b.app = filepath.Join(binDir, "netpolgen"), filepath.Join(binDir, "e2eapp")
 	b.toolDir = filepath.Join(work, "agent-tools")
 	if err := os.MkdirAll(b.toolDir, 0o755); err != nil {
 		return b, err

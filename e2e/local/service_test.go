@@ -1,0 +1,146 @@
+//go:build e2elocal
+
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// TestServicePortTranslation: a client calls a ClusterIP Service on port
+// 80 whose pods listen on 8080; the agent's BPF load-balancer translates
+// it (no kube-proxy here). The policy learned from Hubble's flows, which
+// show the translated destination, must allow the target port, so the
+// call through the Service keeps working under it, and an intruder is
+// refused. (A Service port written into a policy would break it.)
+func TestServicePortTranslation(t *testing.T) {
+	n := theNode.get(t)
+	ns := "demo-svc"
+	dir := filepath.Join(n.work, "service")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n.ensureNamespace(t, ns, nil)
+	t.Cleanup(func() {
+		for _, p := range n.podsIn(ns) {
+			if err := p.remove(); err != nil {
+				t.Errorf("remove pod %s: %v", p.key(), err)
+			}
+		}
+	})
+	web, err := n.addPod(t, deployment{namespace: ns, name: "web", labels: map[string]string{"app.kubernetes.io/name": "web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web.start(t, "serve", "serve", "--http", ":8080", "--name", "web")
+	client, err := n.addPod(t, deployment{namespace: ns, name: "client", labels: map[string]string{"app.kubernetes.io/name": "client"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clusterIP := createService(t, n, ns, "web", 80, 8080, web)
+	url := "http://" + clusterIP + ":80/"
+	err = waitFor(60*time.Second, "client -> Service web "+clusterIP+":80 -> web:8080", func() error {
+		_, err := client.exec(10*time.Second, "get", "--timeout", "2s", url)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, "PASS client -> Service %s:80 answered by web %s:8080 (the agent's BPF service translation)", clusterIP, web.ip)
+	client.start(t, "load", "load", "--every", "300ms", url)
+
+	policies := filepath.Join(dir, "policies")
+	netpolgen(t, n, "learn", "--server", hubbleAddr, "--duration", "15s", "--namespace", ns,
+		"--format", "cilium", "--out", policies, "--quiet", "--kubeconfig", n.kubeconfig)
+	yaml, err := os.ReadFile(filepath.Join(policies, ns, "web.yaml"))
+	if err != nil {
+		t.Fatalf("learn wrote no policy for web: %v", err)
+	}
+	if !strings.Contains(string(yaml), `port: "8080"`) {
+		t.Fatalf("web's learned policy does not allow the target port 8080:\n%s", yaml)
+	}
+	// Known excess (a regression test for it is in the report of issue
+	// 18): Hubble's FROM_ENDPOINT events carry the destination before the
+	// translation (ClusterIP, Service port, reserved:world), and learn
+	// allows the Service port and the ClusterIP too. The datapath never
+	// uses those rules: policy applies to the translated destination.
+	if strings.Contains(string(yaml), `port: "80"`) {
+		t.Logf("NOTE web's learned policy also allows the Service port 80, which the datapath never needs:\n%s", yaml)
+	}
+	applied := applyDir(t, n, filepath.Join(policies, ns))
+	t.Cleanup(func() { deleteObjects(t, n, applied) })
+	intruder, err := n.addPod(t, deployment{namespace: ns, name: "intruder", labels: map[string]string{"app.kubernetes.io/name": "intruder"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	err = waitFor(90*time.Second, "the policies to be enforced (intruder refused 3 times in a row)", func() error {
+		if _, err := intruder.exec(10*time.Second, "get", "--timeout", "2s", url); err == nil {
+			refused = 0
+			return errNoFlow
+		}
+		refused++
+		if refused < 3 {
+			return errNoFlow
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(t, "PASS intruder -> Service %s:80 refused", clusterIP)
+	for i := 0; i < 5; i++ {
+		if out, err := client.exec(15*time.Second, "get", "--timeout", "5s", url); err != nil {
+			t.Fatalf("client -> Service %s:80 broken under the learned policies (attempt %d): %v\n%s", clusterIP, i+1, err, out)
+		}
+	}
+	step(t, "PASS under the learned policies : client -> Service %s:80 -> web:8080, 5/5", clusterIP)
+}
+
+// createService creates a ClusterIP Service and the EndpointSlice the
+// endpoint-slice controller (not running here) would write for it.
+func createService(t *testing.T, n *node, ns, name string, port, target int32, pods ...*pod) string {
+	t.Helper()
+	ctx := context.Background()
+	svc, err := n.cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app.kubernetes.io/name": name},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: port, TargetPort: intstr.FromInt32(target), Protocol: corev1.ProtocolTCP}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create service %s/%s: %v", ns, name, err)
+	}
+	ready := true
+	portName, proto := "http", corev1.ProtocolTCP
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: name + "-1", Labels: map[string]string{
+			discoveryv1.LabelServiceName: name, discoveryv1.LabelManagedBy: "endpointslice-controller.k8s.io",
+		}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: &portName, Port: &target, Protocol: &proto}},
+	}
+	node := nodeName
+	for _, p := range pods {
+		slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{p.ip},
+			Conditions: discoveryv1.EndpointConditions{Ready: &ready},
+			NodeName:   &node,
+			TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: p.name},
+		})
+	}
+	if _, err := n.cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create the endpoint slice of %s/%s: %v", ns, name, err)
+	}
+	return svc.Spec.ClusterIP
+}
