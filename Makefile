@@ -5,6 +5,10 @@ GO       ?= go
 BIN      ?= bin/netpolgen
 PKGS     ?= ./...
 FUZZTIME ?= 20s
+# Minimizing a new input can outlast -fuzztime on a loaded machine, which
+# Go reports as a failure ("context deadline exceeded"); a bounded count
+# keeps the run inside its time.
+FUZZMINIMIZE ?= 100x
 # Tools built from source (hubble CLI, kube-apiserver, etcd) are cached per
 # version outside the clone, so a fresh CI clone on the same machine reuses them.
 TOOLS_CACHE ?= $(shell $(GO) env GOPATH)/netpolgen-tools
@@ -38,7 +42,7 @@ unit:
 # Bounded fuzzing of the decoders; the corpus under testdata/fuzz is replayed
 # by `unit` too.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./pkg/observe
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./pkg/observe
 
 # Benchmarks print each figure beside a baseline measured in the same run.
 bench:
@@ -102,7 +106,7 @@ unit: testbin
 .PHONY: fuzz-wire
 fuzz: fuzz-wire
 fuzz-wire:
-	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) ./pkg/observe
+	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./pkg/observe
 
 # cilium-agent and cilium-cni for the local datapath suite (e2e/local), built
 # from the module proxy (tools/cilium pins them) at the cilium version in

@@ -106,7 +106,11 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 	s := &d.s
 	s.reset(data)
 	var (
-		env     envelope
+		env envelope
+		// top holds flow fields at the top level: the record is a bare
+		// Flow, unless it also has a "flow" key, in which case they are
+		// keys the envelope does not have, ignored as protojson does.
+		top     Flow
 		bare    bool
 		hasFlow bool
 		unknown bool // a key no version of the API this decoder knows has
@@ -139,7 +143,7 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 		default:
 			// Not an envelope key: this line may be a bare Flow, or
 			// carry a key a newer Hubble added, which is skipped.
-			if d.flowField(&rec.Flow, key) {
+			if d.flowField(&top, key) {
 				bare = true
 			} else {
 				unknown = true
@@ -164,6 +168,7 @@ func (d *Decoder) Decode(data []byte, rec *Record) error {
 		}
 	case bare:
 		rec.Kind = KindFlow
+		rec.Flow = top
 		rec.Flow.Time, rec.Flow.NodeName = env.time, env.node
 	case kind == KindLostEvents:
 		rec.Kind = kind
