@@ -31,10 +31,20 @@ func TestMain(m *testing.M) {
 		os.Exit(nodeMain(m))
 	}
 	if reason := datapathUnavailable(); reason != "" {
-		fmt.Println("e2e/local: the host cannot run a Cilium datapath:", reason)
-		os.Exit(m.Run())
+		os.Exit(skipAll(m, reason))
 	}
 	os.Exit(runInNode(m))
+}
+
+// skipEnv carries, within this process, why the host cannot run a
+// datapath, for requireNode to say.
+const skipEnv = "NETPOLGEN_E2E_LOCAL_SKIP"
+
+// skipAll runs the tests so that each skips, saying why.
+func skipAll(m *testing.M, reason string) int {
+	fmt.Println("e2e/local: the host cannot run a Cilium datapath:", reason)
+	os.Setenv(skipEnv, reason)
+	return m.Run()
 }
 
 // requireNode skips the test with the reason when the host cannot run a
@@ -42,7 +52,7 @@ func TestMain(m *testing.M) {
 func requireNode(t *testing.T) {
 	t.Helper()
 	if os.Getenv(insideEnv) == "" {
-		t.Skip("the host cannot run a Cilium datapath: " + datapathUnavailable())
+		t.Skip("the host cannot run a Cilium datapath: " + os.Getenv(skipEnv))
 	}
 }
 
@@ -75,6 +85,11 @@ func runInNode(m *testing.M) int {
 	removeStaleNodes()
 	name := nodePrefix + strconv.Itoa(os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		// Root without the privilege to make namespaces (a container
+		// without CAP_SYS_ADMIN) cannot run a datapath either.
+		if strings.Contains(string(out), "Operation not permitted") || strings.Contains(string(out), "Permission denied") {
+			return skipAll(m, fmt.Sprintf("cannot create a network namespace (ip netns add: %s)", strings.TrimSpace(string(out))))
+		}
 		fmt.Fprintf(os.Stderr, "e2e/local: ip netns add %s: %v: %s\n", name, err, out)
 		return 1
 	}
