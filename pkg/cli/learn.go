@@ -377,8 +377,12 @@ func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Sn
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {
-	fmt.Fprintf(w, "verify: %d of %d observed connections allowed; excess %d of %d never-observed combinations (%d by design)\n",
-		r.Allowed, r.Observed, len(r.Excess), r.Candidates, len(r.ByDesign))
+	public := ""
+	if len(r.Public) > 0 {
+		public = fmt.Sprintf(", %d outside peers of public endpoints", len(r.Public))
+	}
+	fmt.Fprintf(w, "verify: %d of %d observed connections allowed; excess %d of %d never-observed combinations (%d by design%s)\n",
+		r.Allowed, r.Observed, len(r.Excess), r.Candidates, len(r.ByDesign), public)
 	for _, f := range r.Denied {
 		fmt.Fprintf(w, "  DENIED %s\n", f)
 	}

@@ -175,6 +175,8 @@ func (b *builder) publicDecisions() map[EndpointRef]*PublicDecision {
 			d.Public, d.Why = true, seen+fmt.Sprintf(": at least %d addresses from at least %d networks, at least half of them transient", churnMinSources, churnMinNetworks)
 		case d.Private > 0 && d.Sources < churnMinSources:
 			d.Why = seen + ": the organisation's own machines, not internet clients; kept to the addresses seen"
+		case d.Sources > 0 && b.ingressController(ref.Workload) != "":
+			d.Public, d.Why = true, "an ingress controller or gateway ("+b.ingressController(ref.Workload)+"), whose job is to take the internet's traffic ("+seen+")"
 		default:
 			d.Why = seen + ": few, stable sources; kept to the addresses seen"
 		}
@@ -335,4 +337,36 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// ingressController names the label that makes a workload an ingress
+// controller or gateway ("app.kubernetes.io/name=ingress-nginx"), or "".
+// Such a workload that takes traffic from outside is the cluster's front
+// door, so the few clients a learning window saw are not all it will
+// ever have.
+func (b *builder) ingressController(ref WorkloadRef) string {
+	for i := range b.g.Workloads {
+		w := &b.g.Workloads[i]
+		if w.WorkloadRef != ref {
+			continue
+		}
+		for _, key := range [...]string{"app.kubernetes.io/name", "app", "k8s-app", "istio"} {
+			if v, ok := w.Selector[key]; ok && ingressControllerName(v) {
+				return key + "=" + v
+			}
+		}
+	}
+	return ""
+}
+
+// ingressControllerName reports the app names the community charts of
+// ingress controllers and gateways give their proxies.
+func ingressControllerName(name string) bool {
+	switch name {
+	case "ingress-nginx", "nginx-ingress", "traefik", "contour", "envoy", "envoy-gateway",
+		"haproxy-ingress", "kubernetes-ingress", "kong", "istio-ingressgateway", "ingressgateway",
+		"emissary-ingress", "ambassador", "skipper-ingress":
+		return true
+	}
+	return false
 }

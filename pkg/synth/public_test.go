@@ -111,6 +111,18 @@ func TestPublicEndpointDecision(t *testing.T) {
 				}
 			},
 			want: map[string]string{"shop/web:443/TCP": "exact", "shop/web:9443/TCP": "exact", "shop/api:8443/TCP": "exact"}},
+		{name: "an ingress controller is the front door, however few clients it had", clients: 2,
+			graph: func(g *Graph) { g.Workloads[0].Selector = map[string]string{"app.kubernetes.io/name": "ingress-nginx"} },
+			want:  map[string]string{"shop/web:443/TCP": "public", "shop/web:9443/TCP": "public", "shop/api:8443/TCP": "exact"}},
+		{name: "an ingress controller only the organisation's machines reach stays exact", clients: 0,
+			graph: func(g *Graph) {
+				g.Workloads[0].Selector = map[string]string{"app": "traefik"}
+				g.Edges = []Edge{{From: AddrPeer(netip.MustParseAddr("10.1.2.3")), To: WorkloadPeer("shop", "web"), Protocol: observe.ProtoTCP, Port: 443, Flows: 9, First: t0, Last: t0}}
+			},
+			want: map[string]string{"shop/web:443/TCP": "exact"}},
+		{name: "the flag keeps an ingress controller's port exact", clients: 2, opts: Options{NotPublic: []EndpointRef{ref("shop/web:443")}},
+			graph: func(g *Graph) { g.Workloads[0].Selector = map[string]string{"app.kubernetes.io/name": "ingress-nginx"} },
+			want:  map[string]string{"shop/web:443/TCP": "exact", "shop/web:9443/TCP": "public", "shop/api:8443/TCP": "exact"}},
 		{name: "a LoadBalancer Service in front of the partner port", clients: 2,
 			graph: func(g *Graph) {
 				g.Exposures = []Exposure{{Workload: WorkloadRef{"shop", "api"}, Port: PortKey{observe.ProtoTCP, 8443}, By: "Service shop/api (LoadBalancer)"}}

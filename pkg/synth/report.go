@@ -16,6 +16,9 @@ type Verification struct {
 	Inexpressible     []string
 	Excess            []string
 	ByDesign          []string
+	// Public are never-observed outside peers allowed into public
+	// endpoints, as decided.
+	Public []string
 	// HostAllowed counts never-observed node-to-pod connections Cilium's
 	// allow-localhost allows whatever the policy says.
 	HostAllowed int
@@ -80,6 +83,9 @@ func writeVerification(b *bytes.Buffer, v *Verification) {
 	fmt.Fprintf(b, "- Observed connections allowed: %d of %d\n", v.Allowed, v.Observed)
 	fmt.Fprintf(b, "- Never-observed connections between the same identities and ports checked: %d; allowed (excess): %d\n", v.Candidates, len(v.Excess))
 	fmt.Fprintf(b, "- Allowed by design (DNS over both UDP and TCP): %d\n", len(v.ByDesign))
+	if len(v.Public) > 0 {
+		fmt.Fprintf(b, "- Outside peers never seen on a public endpoint, allowed because it takes any outside address (see \"Ingress from outside the cluster\"): %d\n", len(v.Public))
+	}
 	if v.HostAllowed > 0 {
 		fmt.Fprintf(b, "- Node to its own pods, allowed by Cilium's allow-localhost whatever the policy says: %d\n", v.HostAllowed)
 	}

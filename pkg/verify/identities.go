@@ -29,7 +29,10 @@ const (
 // peer one.
 type identities struct {
 	byPeer map[synth.Peer][]*identity.Identity
-	all    identity.IdentityMap
+	// worldProbes are outside addresses no graph names, to tell a port
+	// open to the whole internet.
+	worldProbes []identity.NumericIdentity
+	all         identity.IdentityMap
 	// fallback are the workloads the graph recorded no label sets for (a
 	// snapshot from before they were recorded): each gets one identity
 	// made from its selector and namespace, which shares the generator's
@@ -112,6 +115,18 @@ func newIdentities(g *synth.Graph, peers []synth.Peer) (*identities, error) {
 		for _, id := range peerIDs {
 			ids.all[id.ID] = id.LabelArray
 		}
+	}
+	// The sweep asks whether a port is open to any outside address: whether
+	// addresses no policy names, spread over the IPv4 space, may reach it.
+	// Cilium gives such an address the identity of the widest prefix a
+	// policy names, so a CIDR identity of the address itself is what an
+	// ipBlock 0.0.0.0/0 (with its except ranges) or fromEntities world
+	// meets, where the bare reserved:world identity would miss the first.
+	for _, a := range [...]string{"12.0.0.1", "99.0.0.1", "151.0.0.1", "223.255.0.1"} {
+		id := identity.NewIdentityFromLabelArray(nextLocal, labels.GetCIDRLabelArray(netip.MustParsePrefix(a+"/32")))
+		nextLocal++
+		ids.worldProbes = append(ids.worldProbes, id.ID)
+		ids.all[id.ID] = id.LabelArray
 	}
 	return ids, nil
 }

@@ -96,6 +96,20 @@ func (s *excessSweep) subject(subjPeer synth.Peer) error {
 		enforced[true] = enforced[true] || pol.epp.SelectorPolicy.IngressPolicyEnabled
 		enforced[false] = enforced[false] || pol.epp.SelectorPolicy.EgressPolicyEnabled
 	}
+	// openToWorld: the subject's policy takes this port from any outside
+	// address (a public endpoint), so every outside peer is allowed on it.
+	openToWorld := func(port synth.PortKey) bool {
+		for _, probe := range s.ids.worldProbes {
+			allowed := false
+			for _, pol := range pols {
+				allowed = allowed || pol.allows(true, probe, port.Protocol, port.Port)
+			}
+			if !allowed {
+				return false
+			}
+		}
+		return len(s.ids.worldProbes) > 0
+	}
 	allows := func(ingress bool, peer int32, port synth.PortKey) bool {
 		for _, pol := range pols {
 			for _, id := range s.idsOf[peer] {
@@ -119,6 +133,10 @@ func (s *excessSweep) subject(subjPeer synth.Peer) error {
 			return
 		}
 		from, to := s.peers[k.from], s.peers[k.to]
+		if ingress && outside(from) && openToWorld(port) {
+			s.res.Public = append(s.res.Public, Finding{From: from, To: to, Port: port, Side: "ingress"})
+			return
+		}
 		if ingress {
 			s.classify(from, to, port, "ingress", s.dnsServers[to] && s.resolvers[from])
 		} else {
@@ -207,4 +225,17 @@ func (s *excessSweep) classify(from, to synth.Peer, port synth.PortKey, side str
 		return
 	}
 	s.res.Excess = append(s.res.Excess, f)
+}
+
+// outside says whether a peer is an address outside the cluster as Cilium
+// identifies it: a CIDR, a name's addresses, world, or an API server with
+// outside addresses (which Cilium gives CIDR labels).
+func outside(p synth.Peer) bool {
+	switch p.Kind {
+	case synth.PeerCIDR, synth.PeerFQDN:
+		return true
+	case synth.PeerEntity:
+		return p.Entity == synth.EntityWorld || p.Entity == synth.EntityKubeAPIServer
+	}
+	return false
 }

@@ -72,6 +72,10 @@ type Result struct {
 	// ByDesign are never-observed connections allowed on purpose: DNS on
 	// TCP as well as UDP.
 	ByDesign []Finding
+	// Public are never-observed outside peers allowed into a port the
+	// policy opens to any outside address: the public-endpoint decision
+	// (REPORT.md, "Ingress from outside the cluster"), not excess.
+	Public []Finding
 	// HostAllowed counts never-observed connections from the node to its
 	// own pods, which Cilium allows whatever the policy says unless
 	// allow-localhost=policy: the agent's setting, not excess of the policy.
@@ -204,6 +208,7 @@ func Verify(g *synth.Graph, ps *Policies, opts Options) (*Result, error) {
 	}
 	sortFindings(res.Excess)
 	sortFindings(res.ByDesign)
+	sortFindings(res.Public)
 	return res, nil
 }
 
@@ -282,7 +287,7 @@ func (r *Result) Summary() *synth.Verification {
 	return &synth.Verification{
 		Observed: r.Observed, Allowed: r.Allowed, Candidates: r.Candidates,
 		Denied: lines(r.Denied), Inexpressible: lines(r.Inexpressible),
-		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign), HostAllowed: r.HostAllowed,
+		Excess: lines(r.Excess), ByDesign: lines(r.ByDesign), Public: lines(r.Public), HostAllowed: r.HostAllowed,
 		IdentityNote: r.IdentityNote,
 	}
 }
