@@ -96,6 +96,14 @@ func (b *Builder) Add(f *observe.Flow) {
 		b.skip(why)
 		return
 	}
+	if b.serviceFrontend(src, f.SourceService) || b.serviceFrontend(dst, f.DestinationService) {
+		// The trace before Cilium's load-balancer translated a Service
+		// address (the agent reports it FROM_ENDPOINT, the ClusterIP
+		// and Service port as an outside address); the translated
+		// trace carries the backend pod and the port it receives.
+		b.skip("service-frontend")
+		return
+	}
 	b.rememberWorkloadIP(src, f.SrcIP)
 	b.rememberWorkloadIP(dst, f.DstIP)
 	b.rememberDNSAnswer(f)
@@ -135,6 +143,17 @@ func (b *Builder) skip(reason string) {
 		b.cov.Skipped = map[string]uint64{}
 	}
 	b.cov.Skipped[reason]++
+}
+
+// serviceFrontend says whether a flow's end is a Service's frontend
+// address: Hubble names the Service, and Cilium has no identity for the
+// address but world's.
+func (b *Builder) serviceFrontend(peer int32, svc observe.Service) bool {
+	if svc.Name == "" {
+		return false
+	}
+	p := &b.ids.peers[peer]
+	return p.Kind == KindExternal || p.Kind == KindReserved && p.Entity == EntityWorld
 }
 
 // addDirected folds a flow whose direction is known into its edge.
