@@ -20,7 +20,7 @@ all: build
 build:
 	$(GO) build -o $(BIN) ./cmd/netpolgen
 
-test: fmt-check vet shellcheck unit fuzz
+test: fmt-check vet shellcheck unit fuzz e2e-local
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
