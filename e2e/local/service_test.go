@@ -68,14 +68,22 @@ func TestServicePortTranslation(t *testing.T) {
 	if !strings.Contains(string(yaml), `port: "8080"`) {
 		t.Fatalf("web's learned policy does not allow the target port 8080:\n%s", yaml)
 	}
-	// Known excess (a regression test for it is in the report of issue
-	// 18): Hubble's FROM_ENDPOINT events carry the destination before the
-	// translation (ClusterIP, Service port, reserved:world), and learn
-	// allows the Service port and the ClusterIP too. The datapath never
-	// uses those rules: policy applies to the translated destination.
-	if strings.Contains(string(yaml), `port: "80"`) {
-		t.Logf("NOTE web's learned policy also allows the Service port 80, which the datapath never needs:\n%s", yaml)
+	// Hubble's FROM_ENDPOINT events carry the destination before the
+	// translation (the ClusterIP, the Service port, reserved:world). The
+	// policy applies to the translated destination, so a rule for those
+	// would be excess (pkg/cli TestLearnWritesNoRuleForAClusterIP).
+	for _, name := range []string{"web.yaml", "client.yaml"} {
+		learned, err := os.ReadFile(filepath.Join(policies, ns, name))
+		if err != nil {
+			t.Fatalf("learn wrote no policy %s: %v", name, err)
+		}
+		for _, excess := range []string{clusterIP, `port: "80"`} {
+			if strings.Contains(string(learned), excess) {
+				t.Fatalf("%s allows %s, which only the untranslated trace shows:\n%s", name, excess, learned)
+			}
+		}
 	}
+	step(t, "PASS learn wrote no rule for the ClusterIP %s or the Service port 80", clusterIP)
 	applied := applyDir(t, n, filepath.Join(policies, ns))
 	t.Cleanup(func() { deleteObjects(t, n, applied) })
 	intruder, err := n.addPod(t, deployment{namespace: ns, name: "intruder", labels: map[string]string{"app.kubernetes.io/name": "intruder"}})
