@@ -26,6 +26,10 @@ type binaries struct {
 	toolDir    string // clang and llc for the agent, and nothing else
 }
 
+// agentSocket is where the agent serves its REST API: its default
+// (defaults.SockPath), which agentFlags leaves alone.
+const agentSocket = "/var/run/cilium/cilium.sock"
+
 // agentFlags are cilium-agent's flags; README.md says why each is there.
 func agentFlags(kubeconfig, libDir string) []string {
 	return []string{

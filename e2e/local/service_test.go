@@ -4,6 +4,10 @@ package local
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -150,5 +154,53 @@ func createService(t *testing.T, n *node, ns, name string, port, target int32, p
 	if _, err := n.cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create the endpoint slice of %s/%s: %v", ns, name, err)
 	}
+	// A call before the agent has the frontend goes out untranslated, to
+	// an address that is world: real traffic learn would rightly keep.
+	err = waitFor(30*time.Second, fmt.Sprintf("the agent's load-balancer to have %s:%d", svc.Spec.ClusterIP, port), func() error {
+		return agentHasFrontend(svc.Spec.ClusterIP, uint16(port), len(pods))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return svc.Spec.ClusterIP
+}
+
+// agentHasFrontend asks the agent's API (GET /v1/service on its socket)
+// whether it load-balances ip:port to the given number of backends.
+func agentHasFrontend(ip string, port uint16, backends int) error {
+	c := http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", agentSocket)
+		},
+	}}
+	resp, err := c.Get("http://cilium-agent/v1/service")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /v1/service: %s", resp.Status)
+	}
+	var services []struct {
+		Spec struct {
+			Frontend struct {
+				IP   string `json:"ip"`
+				Port uint16 `json:"port"`
+			} `json:"frontend-address"`
+			Backends []json.RawMessage `json:"backend-addresses"`
+		} `json:"spec"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&services); err != nil {
+		return fmt.Errorf("GET /v1/service: %w", err)
+	}
+	for _, s := range services {
+		if s.Spec.Frontend.IP == ip && s.Spec.Frontend.Port == port {
+			if len(s.Spec.Backends) < backends {
+				return fmt.Errorf("%s:%d has %d backends, want %d", ip, port, len(s.Spec.Backends), backends)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("no frontend %s:%d among %d services", ip, port, len(services))
 }

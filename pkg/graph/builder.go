@@ -109,6 +109,14 @@ func (b *Builder) Add(f *observe.Flow) {
 	b.rememberDNSAnswer(f)
 
 	dir := directionOf(f)
+	if dir != opening && translatedSource(f) {
+		// A reply Cilium already translated back to a Service's frontend
+		// (Hubble restores the pod's address, not its port): the source
+		// port is the Service port, which no policy ever sees. The
+		// opening half carries the port the pod receives on.
+		b.skip("translated-reply")
+		return
+	}
 	if dir == undirected {
 		if f.L4.Protocol.HasPorts() {
 			b.cov.UndirectedFlows++
@@ -143,6 +151,12 @@ func (b *Builder) skip(reason string) {
 		b.cov.Skipped = map[string]uint64{}
 	}
 	b.cov.Skipped[reason]++
+}
+
+// translatedSource says whether the flow's source address was translated
+// on the way (Hubble's source_xlated), so its source port may be too.
+func translatedSource(f *observe.Flow) bool {
+	return f.SrcXlated.IsValid() && f.SrcXlated != f.SrcIP
 }
 
 // serviceFrontend says whether a flow's end is a Service's frontend

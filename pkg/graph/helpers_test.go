@@ -55,6 +55,7 @@ type flowSpec struct {
 	l7               *observe.L7
 	dstNames         []string
 	dstService       observe.Service
+	srcXlated        string
 }
 
 func (s flowSpec) flow() *observe.Flow {
@@ -76,6 +77,9 @@ func (s flowSpec) flow() *observe.Flow {
 	}
 	if s.dstIP != "" {
 		f.DstIP = netip.MustParseAddr(s.dstIP)
+	}
+	if s.srcXlated != "" {
+		f.SrcXlated = netip.MustParseAddr(s.srcXlated)
 	}
 	if f.NodeName == "" {
 		f.NodeName = "node-a"

@@ -20,6 +20,7 @@ func FromProto(p *flowpb.Flow) Flow {
 		IPVersion:        p.GetIP().GetIpVersion(),
 		SrcIP:            parseAddr(p.GetIP().GetSource()),
 		DstIP:            parseAddr(p.GetIP().GetDestination()),
+		SrcXlated:        parseAddr(p.GetIP().GetSourceXlated()),
 		Source:           endpointFromProto(p.GetSource()),
 		Destination:      endpointFromProto(p.GetDestination()),
 		SourceNames:      p.GetSourceNames(),

@@ -228,6 +228,8 @@ func (d *Decoder) flowField(f *Flow, key []byte) bool {
 			switch string(s.fold(k)) {
 			case "source":
 				f.SrcIP = d.addr()
+			case "sourceXlated":
+				f.SrcXlated = d.addr()
 			case "destination":
 				f.DstIP = d.addr()
 			case "ipVersion":

@@ -28,6 +28,11 @@ type Flow struct {
 	IPVersion flowpb.IPVersion
 	SrcIP     netip.Addr
 	DstIP     netip.Addr
+	// SrcXlated is the source address the packet carried when Cilium had
+	// translated it (a reply rev-NATed to a Service's frontend, SNAT);
+	// SrcIP is then the address before, and the source port may be the
+	// translated one.
+	SrcXlated netip.Addr
 	L4        L4
 
 	Source      Endpoint

@@ -44,7 +44,7 @@ func apiFields() map[protoreflect.FullName]fieldLists {
 				"sock_xlate_point", "socket_cookie", "cgroup_id", "Summary", "extensions", "egress_allowed_by",
 				"ingress_allowed_by", "egress_denied_by", "ingress_denied_by", "policy_log", "aggregate"},
 		},
-		"flow.IP":              {decoded: []string{"source", "destination", "ipVersion"}, ignored: []string{"source_xlated", "encrypted"}},
+		"flow.IP":              {decoded: []string{"source", "source_xlated", "destination", "ipVersion"}, ignored: []string{"encrypted"}},
 		"flow.Layer4":          {decoded: []string{"TCP", "UDP", "ICMPv4", "ICMPv6", "SCTP", "VRRP", "IGMP"}},
 		"flow.TCP":             {decoded: []string{"source_port", "destination_port", "flags"}},
 		"flow.TCPFlags":        {decoded: []string{"FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR", "NS"}},

@@ -365,6 +365,8 @@ func (d *WireDecoder) ip(data []byte, fl *Flow) error {
 			fl.DstIP = d.addr(f.b)
 		case f.varint(3):
 			fl.IPVersion = flowpb.IPVersion(int32(f.v))
+		case f.bytes(5):
+			fl.SrcXlated = d.addr(f.b)
 		}
 	}
 	return r.err
