@@ -90,6 +90,13 @@ func nodeMain(m *testing.M) int {
 		n.stop(code != 0)
 	}
 	removeWorld()
+	// Last: the agent talked to it until n.stop.
+	if err := controlPlane.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e/local: stopping kube-apiserver and etcd:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
 	return code
 }
 

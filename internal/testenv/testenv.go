@@ -68,10 +68,7 @@ func (s *Shared) Main(m *testing.M) int { return Main(m, s) }
 func Main(m *testing.M, planes ...*Shared) int {
 	code := m.Run()
 	for _, s := range planes {
-		if s.env == nil {
-			continue
-		}
-		if err := s.env.env.Stop(); err != nil {
+		if err := s.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "testenv: stopping the control plane: %v\n", err)
 			if code == 0 {
 				code = 1
@@ -79,6 +76,15 @@ func Main(m *testing.M, planes ...*Shared) int {
 		}
 	}
 	return code
+}
+
+// Stop stops the control plane if it was started. For a TestMain that
+// must stop other things first (Main stops it right after the tests).
+func (s *Shared) Stop() error {
+	if s.env == nil {
+		return nil
+	}
+	return s.env.env.Stop()
 }
 
 // Start returns the package's control plane, starting it on first use. It
