@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -112,6 +113,10 @@ See docs/graph.md for the identity and direction rules.`,
   netpolgen graph --load day1.graph.json --save day2.graph.json flows-day2.json
   netpolgen graph --keep-labels version -o text flows.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && len(load) == 0 {
+				// An empty graph and exit 0 would read as "no traffic".
+				return errors.New("no input: give capture files (- for standard input) or --load a snapshot")
+			}
 			write, err := graphWriter(output)
 			if err != nil {
 				return err

@@ -78,6 +78,8 @@ func TestGraphErrors(t *testing.T) {
 		{[]string{"graph", "--cidr-prefix-v4", "40", "-"}, "--cidr-prefix-v4 40: must be between 0 and 32"},
 		{[]string{"merge", future}, future + ": version 9 is not supported"},
 		{[]string{"graph", "--load", filepath.Join(dir, "missing.json")}, "missing.json"},
+		{[]string{"graph"}, "no input: give capture files"},
+		{[]string{"graph", "-o", "text"}, "no input: give capture files"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, "", tc.args...)
