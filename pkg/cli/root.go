@@ -62,6 +62,12 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		newDriftCommand(streams),
 		newVisibilityCommand(streams),
 	)
+	for _, c := range root.Commands() {
+		// gen's flags all describe one synthetic scenario: one list.
+		if c.HasFlags() && !c.HasSubCommands() && c.Name() != "gen" {
+			groupFlagsInHelp(c)
+		}
+	}
 	return root
 }
 
