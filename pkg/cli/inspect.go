@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/spf13/cobra"
 
@@ -44,17 +42,14 @@ bare-Flow lines and JSON arrays of flows, gzip-compressed or not.`,
 				OnMalformed: func(e *observe.LineError) { sum.AddMalformed(e) },
 			})
 			defer src.Close()
-			for {
-				rec, err := src.Next(cmd.Context())
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					return err
-				}
+			err := observe.Feed(cmd.Context(), src, func(rec *observe.Record) bool {
 				if rec.Kind == observe.KindFlow {
 					sum.Add(&rec.Flow)
 				}
+				return true
+			})
+			if err != nil {
+				return err
 			}
 			sum.Finish(src.Stats())
 			if output == "json" {

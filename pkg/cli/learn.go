@@ -242,22 +242,15 @@ func (l *learner) segment(ctx context.Context, src observe.Source, deadline time
 	if l.acc != nil {
 		b.Prime(l.acc)
 	}
-	done := false
-	for deadline.IsZero() || time.Now().Before(deadline) {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-			done = true
-			break
-		}
-		if err != nil {
-			return false, err
-		}
-		switch rec.Kind {
-		case observe.KindFlow:
-			b.Add(&rec.Flow)
-		case observe.KindLostEvents:
-			b.AddLost(&rec.Lost)
-		}
+	err := observe.Feed(ctx, src, func(rec *observe.Record) bool {
+		b.AddRecord(rec)
+		return deadline.IsZero() || time.Now().Before(deadline)
+	})
+	// The source's end, and the end of --duration, finish learning; a
+	// checkpoint's deadline only ends the segment.
+	done := err == nil || ctx.Err() != nil
+	if err != nil && !done && !errors.Is(err, observe.ErrStopped) {
+		return false, err
 	}
 	seg := b.Finish()
 	if l.acc == nil {

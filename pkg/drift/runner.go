@@ -262,31 +262,29 @@ func (r *Runner) consume(ctx context.Context, src observe.Source) error {
 		r.mu.Unlock()
 		src.Close()
 	}()
-	for {
-		rec, err := src.Next(ctx)
-		if err != nil {
-			return err
-		}
+	err := observe.Feed(ctx, src, func(rec *observe.Record) bool {
 		now := time.Now()
+		r.mu.Lock()
+		r.builder.AddRecord(rec)
+		r.mu.Unlock()
 		switch rec.Kind {
 		case observe.KindFlow:
 			t := rec.Flow.Time
-			r.mu.Lock()
-			r.builder.Add(&rec.Flow)
-			r.mu.Unlock()
 			r.flows.Add(1)
 			if n := t.UnixNano(); !t.IsZero() && n > r.wmNanos.Load() {
 				r.wmNanos.Store(n)
 			}
 			r.gaps.flowArrived(now, t)
 		case observe.KindLostEvents:
-			r.mu.Lock()
-			r.builder.AddLost(&rec.Lost)
-			r.mu.Unlock()
 			r.lost.Add(rec.Lost.NumLost)
 			r.gaps.lost(now, &rec.Lost)
 		}
+		return true
+	})
+	if err == nil {
+		return io.EOF // the capture ended; the caller tells that from a break
 	}
+	return err
 }
 
 // evaluate folds the current segment into the learned graph, classifies

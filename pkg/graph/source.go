@@ -2,8 +2,6 @@ package graph
 
 import (
 	"context"
-	"errors"
-	"io"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
@@ -14,19 +12,23 @@ func Build(ctx context.Context, src observe.Source, opts Options) (*Graph, error
 	if p, ok := src.(interface{ Position() string }); ok {
 		b.SetLocator(p.Position)
 	}
-	for {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return b.Finish(), nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch rec.Kind {
-		case observe.KindFlow:
-			b.Add(&rec.Flow)
-		case observe.KindLostEvents:
-			b.AddLost(&rec.Lost)
-		}
+	err := observe.Feed(ctx, src, func(rec *observe.Record) bool {
+		b.AddRecord(rec)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return b.Finish(), nil
+}
+
+// AddRecord folds one record a source yielded: a flow, or a notice that
+// flows were lost.
+func (b *Builder) AddRecord(rec *observe.Record) {
+	switch rec.Kind {
+	case observe.KindFlow:
+		b.Add(&rec.Flow)
+	case observe.KindLostEvents:
+		b.AddLost(&rec.Lost)
 	}
 }

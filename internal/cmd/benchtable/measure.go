@@ -214,18 +214,13 @@ func ingestFile(ctx context.Context, path string) (int, error) {
 // countFlows reads a source to its end and counts its flows.
 func countFlows(ctx context.Context, src observe.Source) (int, error) {
 	n := 0
-	for {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
+	err := observe.Feed(ctx, src, func(rec *observe.Record) bool {
 		if rec.Kind == observe.KindFlow {
 			n++
 		}
-	}
+		return true
+	})
+	return n, err
 }
 
 // ingestProtojson is the baseline a client of the generated types has:
