@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/netpolgen/netpolgen/internal/pipeline"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -335,38 +336,15 @@ type synthResult struct {
 // synthesize writes policies, verifies them and writes the report. A
 // cluster snapshot, when given, supplies the kube-apiserver's addresses.
 func synthesize(g *graph.Graph, opts synth.Options, out string, snap *cluster.Snapshot) (*synthResult, error) {
-	sg := synth.FromGraph(g)
-	if snap != nil {
-		cluster.FillAPIServer(sg, snap)
-		sg.Window.Notes = append(sg.Window.Notes, cluster.FillExposures(sg, snap)...)
-	}
-	plan, err := synth.Build(sg, opts)
+	l, err := pipeline.Learn(g, opts, snap)
 	if err != nil {
 		return nil, err
 	}
-	files, warnings, err := plan.Files(opts.Format)
+	removed, err := writeLearned(out, append(l.Files, learnOptionsFile(g.Options, opts)))
 	if err != nil {
 		return nil, err
 	}
-	ps, err := verify.FromFiles(files)
-	if err != nil {
-		return nil, err
-	}
-	res, err := verify.Verify(sg, ps, verify.Options{Subjects: func(r synth.WorkloadRef) bool { return opts.Manages(r.Namespace) }})
-	if err != nil {
-		return nil, err
-	}
-	l7res, err := verifyL7(sg, ps, plan)
-	if err != nil {
-		return nil, err
-	}
-	report := synth.Report(synth.ReportInput{Graph: sg, Plan: plan, Format: opts.Format, Warnings: warnings, Verify: res.Summary(), LearningMode: learningModeOf(snap)})
-	files = append(files, synth.File{Path: "REPORT.md", Data: report}, learnOptionsFile(g.Options, opts))
-	removed, err := writeLearned(out, files)
-	if err != nil {
-		return nil, err
-	}
-	return &synthResult{removed: removed, policies: len(plan.Policies), namespaces: len(plan.Namespaces), verify: res, l7: l7res, graph: sg, outside: synth.OutsideDestinations(plan)}, nil
+	return &synthResult{removed: removed, policies: len(l.Plan.Policies), namespaces: len(l.Plan.Namespaces), verify: l.Verified, l7: l.VerifiedL7, graph: l.Graph, outside: synth.OutsideDestinations(l.Plan)}, nil
 }
 
 func writeVerifySummary(w io.Writer, r *verify.Result) {

@@ -47,21 +47,6 @@ func (f *l7Flags) apply(s *synth.Options, g *graph.Options) error {
 	return nil
 }
 
-// verifyL7 proves the plan's L7 rules against the requests the graph
-// kept and the never-observed ones next to them, and records the result
-// for the report; nil when L7 rules are off.
-func verifyL7(sg *synth.Graph, ps *verify.Policies, plan *synth.Plan) (*verify.L7Result, error) {
-	if plan.L7 == nil {
-		return nil, nil
-	}
-	res, err := verify.VerifyL7(sg, ps, verify.ObservedL7(sg), verify.NeverObservedL7(sg), verify.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("verify L7 rules: %w", err)
-	}
-	plan.L7.Verification = res.Summary()
-	return res, nil
-}
-
 func writeL7Summary(w io.Writer, r *verify.L7Result) {
 	if r == nil {
 		return

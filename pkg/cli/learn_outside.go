@@ -3,37 +3,18 @@ package cli
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
+	"github.com/netpolgen/netpolgen/internal/pipeline"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
-
-// learningModeOf says in which namespaces learning-mode policies
-// (netpolgen visibility) were in force when learn read the cluster; nil
-// when it did not read it, and REPORT.md then infers it from the flows.
-func learningModeOf(snap *cluster.Snapshot) *synth.LearningMode {
-	if snap == nil {
-		return nil
-	}
-	lm := &synth.LearningMode{}
-	seen := map[string]bool{}
-	for _, p := range snap.Policies {
-		if ns := p.GetNamespace(); synth.IsVisibility(p.GetLabels()) && !seen[ns] {
-			seen[ns] = true
-			lm.Namespaces = append(lm.Namespaces, ns)
-		}
-	}
-	sort.Strings(lm.Namespaces)
-	return lm
-}
 
 // writeLearningModeNote says, when learn reads the cluster, where
 // learning mode is in force: those policies are scaffolding, not part of
 // the policies in force that learn counts on.
 func writeLearningModeNote(w io.Writer, snap *cluster.Snapshot) {
-	lm := learningModeOf(snap)
+	lm := pipeline.LearningMode(snap)
 	if lm == nil || len(lm.Namespaces) == 0 {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/netpolgen/netpolgen/internal/pipeline"
 	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
@@ -54,7 +55,7 @@ func TestLearnKubernetesFormatSaysEveryOutsideDestinationIsPinned(t *testing.T) 
 }
 
 func TestLearningModeOfTheCluster(t *testing.T) {
-	if lm := learningModeOf(nil); lm != nil {
+	if lm := pipeline.LearningMode(nil); lm != nil {
 		t.Errorf("no cluster read: %+v, want nil", lm)
 	}
 	policy := func(ns, name string, labels map[string]string) *unstructured.Unstructured {
@@ -73,10 +74,10 @@ func TestLearningModeOfTheCluster(t *testing.T) {
 		policy("billing", "netpolgen-visibility", vis),
 		policy("web", "default-deny", map[string]string{synth.ManagedByLabel: synth.ManagedByValue}),
 	}}
-	if d := cmp.Diff(&synth.LearningMode{Namespaces: []string{"billing", "shop"}}, learningModeOf(snap)); d != "" {
+	if d := cmp.Diff(&synth.LearningMode{Namespaces: []string{"billing", "shop"}}, pipeline.LearningMode(snap)); d != "" {
 		t.Errorf("learning mode (-want +got):\n%s", d)
 	}
-	if d := cmp.Diff(&synth.LearningMode{}, learningModeOf(&cluster.Snapshot{})); d != "" {
+	if d := cmp.Diff(&synth.LearningMode{}, pipeline.LearningMode(&cluster.Snapshot{})); d != "" {
 		t.Errorf("cluster without learning mode (-want +got):\n%s", d)
 	}
 }

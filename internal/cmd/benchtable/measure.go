@@ -19,11 +19,11 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/netpolgen/netpolgen/internal/pipeline"
 	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
-	"github.com/netpolgen/netpolgen/pkg/verify"
 )
 
 // row is one cluster size's figures.
@@ -92,17 +92,12 @@ func measure(ctx context.Context, cfg config, n int) (row, error) {
 	r.bytesPerEdge = float64(liveHeap()-beforeFold) / float64(max(1, r.edges))
 
 	start := time.Now()
-	sg := synth.FromGraph(g)
-	plan, err := synth.Build(sg, synth.Options{Format: synth.FormatCilium})
-	if err != nil {
-		return r, err
-	}
-	files, _, err := plan.Files(synth.FormatCilium)
+	learned, err := pipeline.Synthesize(g, synth.Options{Format: synth.FormatCilium}, nil)
 	if err != nil {
 		return r, err
 	}
 	r.synthTime = time.Since(start)
-	for _, f := range files {
+	for _, f := range learned.Files {
 		if strings.HasSuffix(f.Path, ".yaml") && !strings.HasSuffix(f.Path, "kustomization.yaml") {
 			r.policies++
 			r.yamlBytes += len(f.Data)
@@ -111,14 +106,10 @@ func measure(ctx context.Context, cfg config, n int) (row, error) {
 
 	if n <= cfg.verifyMax {
 		start = time.Now()
-		ps, err := verify.FromFiles(files)
-		if err != nil {
+		if err := learned.Verify(); err != nil {
 			return r, err
 		}
-		res, err := verify.Verify(sg, ps, verify.Options{})
-		if err != nil {
-			return r, err
-		}
+		res := learned.Verified
 		r.verifyTime, r.verified, r.verifyOK = time.Since(start), true, res.OK() && len(res.Excess) == 0
 	}
 
