@@ -96,9 +96,10 @@ func newGraphCommand(streams Streams) *cobra.Command {
 		output string
 		save   string
 		load   []string
+		files  []string
 	)
 	cmd := &cobra.Command{
-		Use:   "graph [FILE...]",
+		Use:   "graph [--from-file] FILE... | --load SNAPSHOT",
 		Short: "Fold flows into a service map of workload identities and connections",
 		Long: `Fold flow captures into the communication graph policy is learned from:
 workload identities with stable selectors, and one edge per connection
@@ -113,7 +114,10 @@ See docs/graph.md for the identity and direction rules.`,
   netpolgen graph --load day1.graph.json --save day2.graph.json flows-day2.json
   netpolgen graph --keep-labels version -o text flows.json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && len(load) == 0 {
+			// Captures are --from-file in every command; graph also
+			// takes them as arguments, as it always has.
+			files = append(files, args...)
+			if len(files) == 0 && len(load) == 0 {
 				// An empty graph and exit 0 would read as "no traffic".
 				return errors.New("no input: give capture files (- for standard input) or --load a snapshot")
 			}
@@ -121,7 +125,7 @@ See docs/graph.md for the identity and direction rules.`,
 			if err != nil {
 				return err
 			}
-			g, err := flags.buildGraph(cmd, streams, args, load)
+			g, err := flags.buildGraph(cmd, streams, files, load)
 			if err != nil {
 				return err
 			}
@@ -134,6 +138,7 @@ See docs/graph.md for the identity and direction rules.`,
 		},
 	}
 	flags.register(cmd)
+	cmd.Flags().StringArrayVarP(&files, "from-file", "f", nil, "capture to read (repeatable, \"-\" for standard input); arguments are captures too")
 	cmd.Flags().StringVarP(&output, "output", "o", "dot", "output format: dot, mermaid, json, text or snapshot")
 	cmd.Flags().StringVar(&save, "save", "", "also save the graph as a snapshot file")
 	cmd.Flags().StringArrayVar(&load, "load", nil, "merge a saved snapshot into the graph (repeatable), e.g. to resume a learning run")

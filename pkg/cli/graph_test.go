@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 )
 
@@ -80,11 +83,30 @@ func TestGraphErrors(t *testing.T) {
 		{[]string{"graph", "--load", filepath.Join(dir, "missing.json")}, "missing.json"},
 		{[]string{"graph"}, "no input: give capture files"},
 		{[]string{"graph", "-o", "text"}, "no input: give capture files"},
+		{[]string{"graph", "--from-file", filepath.Join(dir, "absent.json")}, "absent.json"},
 	}
 	for _, tc := range tests {
 		code, _, stderr := run(t, "", tc.args...)
 		if code == 0 || !strings.Contains(stderr, tc.wantErr) {
 			t.Errorf("%v: exit %d, stderr %q, want an error containing %q", tc.args, code, stderr, tc.wantErr)
 		}
+	}
+}
+
+// Captures are named the same way in every command: --from-file, and for
+// graph also as arguments.
+func TestGraphReadsCapturesFromFileOrArguments(t *testing.T) {
+	var buf bytes.Buffer
+	if _, err := flowgen.Generate(flowgen.Shop(), flowgen.Options{Seed: 5, Duration: 10 * time.Minute}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	capture := filepath.Join(t.TempDir(), "flows.json")
+	if err := os.WriteFile(capture, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, byArg, _ := run(t, "", "graph", "-o", "text", capture)
+	code, byFlag, stderr := run(t, "", "graph", "-o", "text", "--from-file", capture)
+	if code != 0 || byFlag == "" || byFlag != byArg {
+		t.Errorf("graph --from-file: exit %d (%s), output differs from graph FILE:\n%s\nvs\n%s", code, stderr, byFlag, byArg)
 	}
 }
