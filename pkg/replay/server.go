@@ -187,6 +187,10 @@ func (s *Server) startIndex(q *query, written int64) int64 {
 		return oldest
 	case q.follow && q.number == 0 && q.since == nil:
 		return written
+	case q.number == 0 && q.since == nil:
+		// Everything held is asked for: scanning back would only run
+		// every filter twice.
+		return oldest
 	}
 	var count uint64
 	for i := written - 1; i >= oldest; i-- {
