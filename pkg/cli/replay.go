@@ -28,7 +28,7 @@ func newReplayCommand(streams Streams) *cobra.Command {
 		Long: `Serve captured flows over Hubble's observer gRPC API, so any Hubble client
 (hubble observe, netpolgen learn --server, Grafana) reads the capture as if
 it were a live cluster. GetFlows honours --last/--first/--follow/--since/
---until and filters on namespace, pod, label, verdict, node and more;
+--until and every filter Hubble has, built by Hubble's own filter code;
 ServerStatus and GetNodes describe the capture.
 
 Without --rate every flow is there from the start, like a full ring

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,6 +140,59 @@ func TestHubbleCLIReadsReplay(t *testing.T) {
 			for i := range want {
 				if !proto.Equal(got[i], want[i]) {
 					t.Fatalf("flow %d differs:\nhubble printed %v\ncapture holds  %v", i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestHubbleCLIFilters runs hubble observe with filters the hand-written
+// engine used to refuse, as the CLI builds them from its flags.
+func TestHubbleCLIFilters(t *testing.T) {
+	hubble := hubbleCLI(t)
+	capture, addr := serveCapture(t, l7Capture(t), Options{})
+	// flowgen writes some flows out of time order; the server sends them
+	// in time order, as a ring buffer fills.
+	events := slices.Clone(capture.Events)
+	slices.SortStableFunc(events, func(a, b Event) int { return a.Time.Compare(b.Time) })
+	tests := []struct {
+		args []string
+		keep func(*flowpb.Flow) bool
+	}{
+		{[]string{"--http-method", "get", "--http-path", "^/api/v1/users"}, func(f *flowpb.Flow) bool {
+			return f.GetL7().GetHttp().GetMethod() == "GET" && strings.Contains(f.GetL7().GetHttp().GetUrl(), ":80/api/v1/users")
+		}},
+		{[]string{"--to-workload", "orders", "--tcp-flags", "SYN"}, func(f *flowpb.Flow) bool {
+			return hasWorkload(f.GetDestination(), "orders") && f.GetL4().GetTCP().GetFlags().GetSYN()
+		}},
+		{[]string{"--node-label", "topology.kubernetes.io/zone=zone-a", "--traffic-direction", "egress"}, func(f *flowpb.Flow) bool {
+			return f.GetNodeName() == "l7-worker-1" && f.GetTrafficDirection() == flowpb.TrafficDirection_EGRESS
+		}},
+		{[]string{"--to-fqdn", "api.stripe.com"}, func(f *flowpb.Flow) bool {
+			return slices.Contains(f.GetDestinationNames(), "api.stripe.com")
+		}},
+		{[]string{"--cel-expression", "_flow.l7.dns.query.endsWith('.example.net.')"}, func(f *flowpb.Flow) bool {
+			return strings.HasSuffix(f.GetL7().GetDns().GetQuery(), ".example.net.")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var want []*observerpb.GetFlowsResponse
+			for _, ev := range events {
+				if tt.keep(ev.Resp.GetFlow()) {
+					want = append(want, ev.Resp)
+				}
+			}
+			if len(want) == 0 {
+				t.Fatal("the test selects no flows of the capture: it could not fail")
+			}
+			got := runHubble(t, hubble, append([]string{"observe", "--server", addr, "-o", "jsonpb", "--all"}, tt.args...))
+			if len(got) != len(want) {
+				t.Fatalf("hubble printed %d flows, want %d", len(got), len(want))
+			}
+			for i := range want {
+				if !proto.Equal(got[i], want[i]) {
+					t.Fatalf("flow %d differs:\nhubble printed %v\nwant           %v", i, got[i], want[i])
 				}
 			}
 		})

@@ -8,9 +8,9 @@ import (
 	"sort"
 	"time"
 
-	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	relaypb "github.com/cilium/cilium/api/v1/relay"
+	"github.com/cilium/cilium/pkg/hubble/filters"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -43,11 +43,14 @@ type Server struct {
 	tl         *timeline
 	nodes      []string
 	namespaces []string
+	// builders are Hubble's filter builders, kept per server rather than
+	// in a package variable.
+	builders []filters.OnBuildFilter
 }
 
 // NewServer returns a server that starts playing the capture now.
 func NewServer(c *Capture, opts Options) *Server {
-	s := &Server{tl: newTimeline(c, opts, time.Now()), nodes: c.Nodes}
+	s := &Server{tl: newTimeline(c, opts, time.Now()), nodes: c.Nodes, builders: newFilterBuilders()}
 	seen := map[string]bool{}
 	for _, ev := range c.Events {
 		for _, ns := range []string{ev.Resp.GetFlow().GetSource().GetNamespace(), ev.Resp.GetFlow().GetDestination().GetNamespace()} {
@@ -122,11 +125,11 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	q, err := newQuery(req)
+	ctx := stream.Context()
+	q, err := newQuery(ctx, req, s.builders)
 	if err != nil {
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
-	ctx := stream.Context()
 	tl := s.tl
 	written := tl.released(time.Now())
 	i := s.startIndex(q, written)
@@ -159,14 +162,12 @@ func (s *Server) GetFlows(req *observerpb.GetFlowsRequest, stream observerpb.Obs
 			if q.since != nil && ev.Time.Before(*q.since) {
 				continue
 			}
-			if !q.match(ev.Resp.GetFlow()) {
+			if !q.match(ev) {
 				continue
 			}
 		}
-		if mask != nil {
-			if ev, err = mask.apply(ev); err != nil {
-				return status.Error(codes.Internal, err.Error())
-			}
+		if ev, err = mask.apply(ev); err != nil {
+			return status.Error(codes.Internal, err.Error())
 		}
 		if err := stream.SendMsg(ev.Frame()); err != nil {
 			return err
@@ -186,11 +187,15 @@ func (s *Server) startIndex(q *query, written int64) int64 {
 		return oldest
 	case q.follow && q.number == 0 && q.since == nil:
 		return written
+	case q.number == 0 && q.since == nil:
+		// Everything held is asked for: scanning back would only run
+		// every filter twice.
+		return oldest
 	}
 	var count uint64
 	for i := written - 1; i >= oldest; i-- {
 		ev := s.tl.event(i)
-		if ev.Resp.GetFlow() == nil || !q.match(ev.Resp.GetFlow()) {
+		if ev.Resp.GetFlow() == nil || !q.match(ev) {
 			continue
 		}
 		count++
@@ -233,10 +238,10 @@ type query struct {
 	first        bool
 	follow       bool
 	since, until *time.Time
-	white, black filterList
+	white, black filters.FilterFuncs
 }
 
-func newQuery(req *observerpb.GetFlowsRequest) (*query, error) {
+func newQuery(ctx context.Context, req *observerpb.GetFlowsRequest, builders []filters.OnBuildFilter) (*query, error) {
 	q := &query{number: req.GetNumber(), first: req.GetFirst(), follow: req.GetFollow()}
 	if ts := req.GetSince(); ts != nil {
 		if err := ts.CheckValid(); err != nil {
@@ -253,18 +258,21 @@ func newQuery(req *observerpb.GetFlowsRequest) (*query, error) {
 		q.until = &t
 	}
 	var err error
-	if q.white, err = compileFilters(req.GetWhitelist()); err != nil {
+	if q.white, err = buildFilters(ctx, req.GetWhitelist(), builders); err != nil {
 		return nil, err
 	}
-	if q.black, err = compileFilters(req.GetBlacklist()); err != nil {
+	if q.black, err = buildFilters(ctx, req.GetBlacklist(), builders); err != nil {
 		return nil, err
 	}
 	return q, nil
 }
 
-// match applies the whitelist and blacklist as Hubble does.
-func (q *query) match(f *flowpb.Flow) bool {
-	return (len(q.white) == 0 || q.white.any(f)) && (len(q.black) == 0 || !q.black.any(f))
+// match applies the whitelist and blacklist to a flow event.
+func (q *query) match(ev Event) bool {
+	if len(q.white) == 0 && len(q.black) == 0 {
+		return true // spare the wrapper when nothing filters
+	}
+	return filters.Apply(q.white, q.black, hubbleEvent(ev))
 }
 
 // ServerStatus reports the simulated ring buffer.

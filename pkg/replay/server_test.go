@@ -199,8 +199,6 @@ func TestGetFlowsRefusesWhatItCannotServe(t *testing.T) {
 		want string
 	}{
 		{name: "first with follow", req: &observerpb.GetFlowsRequest{First: true, Follow: true}, want: "first cannot be specified with follow"},
-		{name: "unsupported filter", req: &observerpb.GetFlowsRequest{Whitelist: []*flowpb.FlowFilter{{SourceClusterName: []string{"prod"}}}}, want: "does not support the source_cluster_name filter"},
-		{name: "bad selector", req: &observerpb.GetFlowsRequest{Whitelist: []*flowpb.FlowFilter{{SourceLabel: []string{"app in x"}}}}, want: "parentheses"},
 		{name: "bad field mask", req: &observerpb.GetFlowsRequest{FieldMask: &fieldmaskpb.FieldMask{Paths: []string{"source.nope"}}}, want: "invalid field mask"},
 	}
 	for _, tt := range tests {
