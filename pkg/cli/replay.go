@@ -21,9 +21,10 @@ func newReplayCommand(streams Streams) *cobra.Command {
 		keyFile    string
 		allowOpen  bool
 		bufferSize int
+		files      []string
 	)
 	cmd := &cobra.Command{
-		Use:   "replay [--listen ADDR] FILE...",
+		Use:   "replay [--listen ADDR] [--from-file] FILE...",
 		Short: "Serve captured flows over the Hubble API, as a stand-in Hubble server",
 		Long: `Serve captured flows over Hubble's observer gRPC API, so any Hubble client
 (hubble observe, netpolgen learn --server, Grafana) reads the capture as if
@@ -41,8 +42,13 @@ JSON arrays of flows, gzip or not. See docs/live.md.`,
 		Example: `  netpolgen replay flows.json &
   hubble observe --server localhost:4245 --last 20
   netpolgen replay --listen 127.0.0.1:4245 --rate 500 --loop hubble-flows-*.json.gz`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Captures are --from-file in every command; replay also
+			// takes them as arguments, as it always has.
+			files = append(files, args...)
+			if len(files) == 0 {
+				return errors.New("no capture to serve: name files as arguments or with --from-file")
+			}
 			host, _, err := net.SplitHostPort(listen)
 			if err != nil {
 				return fmt.Errorf("--listen %q: want host:port, e.g. 127.0.0.1:4245", listen)
@@ -65,7 +71,7 @@ JSON arrays of flows, gzip or not. See docs/live.md.`,
 				}
 				serverOpts = append(serverOpts, grpc.Creds(credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})))
 			}
-			capture, err := replay.LoadCapture(args...)
+			capture, err := replay.LoadCapture(files...)
 			if err != nil {
 				return err
 			}
@@ -82,12 +88,13 @@ JSON arrays of flows, gzip or not. See docs/live.md.`,
 				pacing += ", looping"
 			}
 			fmt.Fprintf(streams.Err, "netpolgen replay: serving %d flows (%d events, %d nodes) from %d files on %s, %s\n",
-				capture.FlowCount(), len(capture.Events), len(capture.Nodes), len(args), addr, pacing)
+				capture.FlowCount(), len(capture.Events), len(capture.Nodes), len(files), addr, pacing)
 			fmt.Fprintf(streams.Err, "netpolgen replay: try: hubble observe --server %s --last 20\n", addr)
 			return replay.NewServer(capture, opts).Serve(cmd.Context(), lis, serverOpts...)
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringArrayVarP(&files, "from-file", "f", nil, "capture to serve (repeatable); arguments are captures too")
 	fl.StringVar(&listen, "listen", "127.0.0.1:4245", "address to serve the Hubble API on")
 	fl.Float64Var(&opts.Rate, "rate", 0, "release flows at this many per second (0: all at once)")
 	fl.BoolVar(&opts.Loop, "loop", false, "repeat the capture for ever, shifting times each round")

@@ -252,6 +252,8 @@ func TestReplayCommandRefusesBadInput(t *testing.T) {
 		{name: "malformed line", args: []string{"replay", "--listen", "127.0.0.1:0", bad}, want: bad + ":2:"},
 		{name: "missing file", args: []string{"replay", "--listen", "127.0.0.1:0", bad + ".missing"}, want: "no such file"},
 		{name: "remote listen", args: []string{"replay", "--listen", "0.0.0.0:4245", bad}, want: "--allow-remote"},
+		{name: "no capture", args: []string{"replay", "--listen", "127.0.0.1:0"}, want: "no capture to serve"},
+		{name: "malformed line by --from-file", args: []string{"replay", "--listen", "127.0.0.1:0", "--from-file", bad}, want: bad + ":2:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
