@@ -39,10 +39,13 @@ shellcheck:
 unit:
 	$(GO) test -count=1 $(PKGS)
 
-# Bounded fuzzing of the decoders; the corpus under testdata/fuzz is replayed
-# by `unit` too.
+# Bounded fuzzing of both decoders, the JSON one and the live client's
+# protobuf wire decoder (go test -fuzz takes one target per run); the
+# corpus under testdata/fuzz is replayed by `unit` too.
+.PHONY: fuzz
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./pkg/observe
+	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./pkg/observe
 
 # Benchmarks print each figure beside a baseline measured in the same run.
 bench:
@@ -100,13 +103,6 @@ $(K8S_BIN)/kube-apiserver $(K8S_BIN)/etcd &:
 	rmdir $(K8S_BIN)/.tmp
 
 unit: testbin
-
-# Bounded fuzzing of the live client's protobuf wire decoder, seeded from
-# the shared captures.
-.PHONY: fuzz-wire
-fuzz: fuzz-wire
-fuzz-wire:
-	$(GO) test -run '^$$' -fuzz '^FuzzWireDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) ./pkg/observe
 
 # cilium-agent and cilium-cni for the local datapath suite (e2e/local), built
 # from the module proxy (tools/cilium pins them) at the cilium version in
