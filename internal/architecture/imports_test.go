@@ -2,6 +2,7 @@ package architecture
 
 import (
 	"bufio"
+	"bytes"
 	"go/build"
 	"os"
 	"path/filepath"
@@ -162,4 +163,29 @@ func importsOf(t *testing.T, root, dir string) []string {
 		}
 	}
 	return out
+}
+
+// TestOneLoopOverASource: flows are read through observe.Feed only. A
+// file outside pkg/observe that calls a source's Next must be a Source
+// itself (a wrapper that passes records on), never a reading loop.
+func TestOneLoopOverASource(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, dir := range projectPackages(t, root) {
+		if dir == "pkg/observe" {
+			continue
+		}
+		p, err := build.ImportDir(filepath.Join(root, dir), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range p.GoFiles {
+			src, err := os.ReadFile(filepath.Join(root, dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(src, []byte(".Next(ctx)")) && !bytes.Contains(src, []byte(") Next(ctx context.Context)")) {
+				t.Errorf("%s/%s reads a flow source itself: use observe.Feed", dir, name)
+			}
+		}
+	}
 }

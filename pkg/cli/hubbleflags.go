@@ -81,28 +81,6 @@ func (f *hubbleFlags) shareKube(kubeconfig, context string, requestTimeout time.
 	}
 }
 
-// registerQuery adds the time-range and hubble filter flags. The server
-// does the filtering. nsFlag names the --namespace filter flag, for
-// commands where --namespace already means something else.
-func (f *hubbleFlags) registerQuery(fs *pflag.FlagSet, nsFlag string) {
-	fs.StringVar(&f.since, "since", "", "flows since this time: RFC 3339 or a duration ago (5m, 3h)")
-	fs.StringVar(&f.until, "until", "", "flows until this time: RFC 3339 or a duration ago")
-	fs.BoolVarP(&f.follow, "follow", "f", false, "keep reading new flows as they happen")
-	fs.Uint64Var(&f.last, "last", 0, "only the last N flows (0 for all)")
-	fs.Uint64Var(&f.first, "first", 0, "only the first N flows")
-	fs.StringSliceVar(&f.namespaces, nsFlag, nil, "flows from or to this namespace (repeatable)")
-	fs.StringSliceVar(&f.fromNamespaces, "from-namespace", nil, "flows from this namespace")
-	fs.StringSliceVar(&f.toNamespaces, "to-namespace", nil, "flows to this namespace")
-	fs.StringSliceVar(&f.pods, "pod", nil, "flows from or to this pod ([namespace/]name-prefix)")
-	fs.StringSliceVar(&f.fromPods, "from-pod", nil, "flows from this pod ([namespace/]name-prefix)")
-	fs.StringSliceVar(&f.toPods, "to-pod", nil, "flows to this pod ([namespace/]name-prefix)")
-	fs.StringArrayVarP(&f.labels, "label", "l", nil, "flows from or to endpoints with this label selector (key=value,...)")
-	fs.StringArrayVar(&f.fromLabels, "from-label", nil, "flows from endpoints with this label selector")
-	fs.StringArrayVar(&f.toLabels, "to-label", nil, "flows to endpoints with this label selector")
-	fs.StringSliceVar(&f.nodeNames, "node-name", nil, "flows seen on this node ([cluster/]name, * wildcards)")
-	fs.StringSliceVar(&f.verdicts, "verdict", nil, "flows with this verdict (FORWARDED, DROPPED, ...)")
-}
-
 // registerProgress adds --quiet.
 func (f *hubbleFlags) registerProgress(fs *pflag.FlagSet) {
 	fs.BoolVarP(&f.quiet, "quiet", "q", false, "do not print the progress line on standard error")
@@ -253,37 +231,15 @@ func nodeStateWords(n observe.NodeStatus) string {
 	return "in an unknown state"
 }
 
-// streamLive reads a live source for duration (0: until it ends or ctx is
-// done), handing each record to each, with a progress line on stderr
-// unless --quiet. It returns the source's stats.
-func (f *hubbleFlags) streamLive(ctx context.Context, streams Streams, duration time.Duration, each func(*observe.Record) error) (observe.Stats, error) {
-	if duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, duration)
-		defer cancel()
+// showProgress draws the progress line of a live source on standard
+// error, unless --quiet, until the returned function is called.
+func (f *hubbleFlags) showProgress(streams Streams, src observe.ProgressSource, duration time.Duration) (stop func()) {
+	if f.quiet {
+		return func() {}
 	}
-	src, closeSrc, err := f.open(ctx, streams)
-	if err != nil {
-		return observe.Stats{}, err
-	}
-	defer closeSrc()
-	if !f.quiet {
-		p := &observe.Progress{W: streams.Err, TTY: isTerminal(streams.Err), Duration: duration}
-		p.Start(src)
-		defer p.Stop()
-	}
-	for {
-		rec, err := src.Next(ctx)
-		if errors.Is(err, io.EOF) || (err != nil && ctx.Err() != nil) {
-			return src.Stats(), nil
-		}
-		if err != nil {
-			return src.Stats(), err
-		}
-		if err := each(rec); err != nil {
-			return src.Stats(), err
-		}
-	}
+	p := &observe.Progress{W: streams.Err, TTY: isTerminal(streams.Err), Duration: duration}
+	p.Start(src)
+	return p.Stop
 }
 
 // isTerminal reports whether w is a terminal, where a status line can be

@@ -287,11 +287,7 @@ func (l *learner) live(ctx context.Context, ls learnSource) error {
 		return err
 	}
 	defer closeSrc()
-	if !h.quiet {
-		p := &observe.Progress{W: l.streams.Err, TTY: isTerminal(l.streams.Err), Duration: ls.duration}
-		p.Start(src)
-		defer p.Stop()
-	}
+	defer h.showProgress(l.streams, src, ls.duration)()
 	for {
 		var deadline time.Time
 		if ls.state != "" && ls.every > 0 {

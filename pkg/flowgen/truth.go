@@ -76,15 +76,6 @@ func (t *Truth) WriteJSON(w io.Writer) error {
 	return enc.Encode(t)
 }
 
-// ReadTruth reads a truth file written by WriteJSON.
-func ReadTruth(r io.Reader) (*Truth, error) {
-	var t Truth
-	if err := json.NewDecoder(r).Decode(&t); err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
 // truthOf derives the connections a scenario makes: its calls, plus a DNS
 // lookup from every workload that dials a name.
 func truthOf(s *Scenario) []Connection {
