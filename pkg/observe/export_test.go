@@ -18,3 +18,8 @@ func SharedResponses(tb testing.TB) []*observerpb.GetFlowsResponse {
 	_, resps := sharedResponses(tb)
 	return resps
 }
+
+func WireMatchesFromProto(t *testing.T, names []string, resps []*observerpb.GetFlowsResponse) {
+	t.Helper()
+	wireMatchesFromProto(t, names, resps)
+}

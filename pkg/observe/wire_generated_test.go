@@ -51,20 +51,7 @@ func generatedResponses(tb testing.TB) (names []string, resps []*observerpb.GetF
 
 func TestWireDecodeMatchesFromProtoOnGeneratedFlows(t *testing.T) {
 	names, resps := generatedResponses(t)
-	dec := observe.NewWireDecoder()
-	var got observe.Record
-	for i, r := range resps {
-		data, err := proto.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := dec.Decode(data, &got); err != nil {
-			t.Fatalf("%s: %v", names[i], err)
-		}
-		if diff := cmp.Diff(observe.ReferenceRecord(r), got, observe.FlowCmp()...); diff != "" {
-			t.Fatalf("%s: wire decode differs from FromProto (-want +got):\n%s", names[i], diff)
-		}
-	}
+	observe.WireMatchesFromProto(t, names, resps)
 }
 
 // FuzzWireDecode holds the wire decoder to FromProto on mutations of the
