@@ -229,8 +229,7 @@ func (r *Runner) read(ctx context.Context) error {
 			err = errors.New("the flow source ended")
 		}
 		r.gaps.streamDown(time.Now(), r.watermark(), err)
-		wait := backoff.Initial << min(attempt, 7)
-		wait = min(wait, backoff.Max)
+		wait := backoff.Delay(attempt + 1)
 		r.log.Warn("drift: flow source failed; retrying", "err", err, "wait", wait)
 		select {
 		case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 // TLSOptions are the hubble CLI's TLS settings.
@@ -67,22 +68,30 @@ func (o TLSOptions) transportCredentials() (credentials.TransportCredentials, er
 	return credentials.NewTLS(cfg), nil
 }
 
-// Backoff is a capped exponential backoff between reconnect attempts.
+// Backoff is a capped, jittered exponential backoff between reconnect
+// attempts: the live client's and drift's. The jitter matters because
+// learners sharded by node lose one Relay together and would otherwise
+// come back to it in step.
 type Backoff struct {
 	Initial time.Duration
 	Max     time.Duration
 }
 
+// backoffJitter spreads each delay over the sixth below it.
+const backoffJitter = 0.2
+
 // DefaultBackoff retries quickly at first, then every 30 seconds at most.
 func DefaultBackoff() Backoff { return Backoff{Initial: 250 * time.Millisecond, Max: 30 * time.Second} }
 
-// delay is the wait before reconnect attempt n (1-based).
-func (b Backoff) delay(n int) time.Duration {
+// Delay is the wait before reconnect attempt n (1-based): Initial
+// doubled n-1 times, at most Max, less up to a sixth at random.
+func (b Backoff) Delay(n int) time.Duration {
 	d := b.Initial
 	for i := 1; i < n && d < b.Max; i++ {
 		d *= 2
 	}
-	return min(d, b.Max)
+	d = min(d, b.Max)
+	return wait.Jitter(time.Duration(float64(d)/(1+backoffJitter)), backoffJitter)
 }
 
 // dialOptions are the gRPC options of a live source: TLS, the source's

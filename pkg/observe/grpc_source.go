@@ -162,7 +162,7 @@ func (s *GRPCSource) connectFirst(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		wait := s.opts.Backoff.delay(attempt)
+		wait := s.opts.Backoff.Delay(attempt)
 		if !retryable(err) || time.Now().Add(wait).After(deadline) {
 			return explain(s.opts.Server, s.opts.TLS.Enabled, err)
 		}
@@ -386,7 +386,7 @@ func (s *GRPCSource) reconnect(ctx context.Context) error {
 	start := time.Now()
 	var err error
 	for attempt := 1; ; attempt++ {
-		wait := s.opts.Backoff.delay(attempt)
+		wait := s.opts.Backoff.Delay(attempt)
 		if s.opts.OnReconnect != nil {
 			s.opts.OnReconnect(attempt, s.Live().LastError, wait)
 		}
