@@ -8,7 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/netpolgen/netpolgen/pkg/cli"
+	"github.com/netpolgen/netpolgen/internal/cli"
 )
 
 func main() {

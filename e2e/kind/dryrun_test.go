@@ -11,9 +11,9 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/netpolgen/netpolgen/internal/cli"
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/internal/testenv"
-	"github.com/netpolgen/netpolgen/pkg/cli"
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
 )
 
 var controlPlane = testenv.NewShared()

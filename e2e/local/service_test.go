@@ -75,7 +75,7 @@ func TestServicePortTranslation(t *testing.T) {
 	// Hubble's FROM_ENDPOINT events carry the destination before the
 	// translation (the ClusterIP, the Service port, reserved:world). The
 	// policy applies to the translated destination, so a rule for those
-	// would be excess (pkg/cli TestLearnWritesNoRuleForAClusterIP).
+	// would be excess (internal/cli TestLearnWritesNoRuleForAClusterIP).
 	for _, name := range []string{"web.yaml", "client.yaml"} {
 		learned, err := os.ReadFile(filepath.Join(policies, ns, name))
 		if err != nil {

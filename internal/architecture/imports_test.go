@@ -59,7 +59,7 @@ func TestRulesCatchAWrongImport(t *testing.T) {
 		{"pkg/observe", "pkg/graph", false},
 		{"pkg/synth", "pkg/verify", false},
 		{"pkg/synth", "internal/l7/routes", true},
-		{"pkg/verify", "pkg/cli", false},
+		{"pkg/verify", "internal/cli", false},
 	} {
 		got := r.allowed[c.from][c.to] || r.anyone[c.to]
 		if got != c.ok {
@@ -186,6 +186,33 @@ func TestOneLoopOverASource(t *testing.T) {
 			if bytes.Contains(src, []byte(".Next(ctx)")) && !bytes.Contains(src, []byte(") Next(ctx context.Context)")) {
 				t.Errorf("%s/%s reads a flow source itself: use observe.Feed", dir, name)
 			}
+		}
+	}
+}
+
+// TestPublicPackagesSayWhatTheyAreFor: every package under pkg/ is
+// library API, and its doc.go opens with "Package <name>" and says what
+// it is for; everything else belongs under internal/.
+func TestPublicPackagesSayWhatTheyAreFor(t *testing.T) {
+	root := filepath.Join("..", "..")
+	for _, dir := range projectPackages(t, root) {
+		if !strings.HasPrefix(dir, "pkg/") {
+			continue
+		}
+		pkg, err := build.ImportDir(filepath.Join(root, dir), build.ImportComment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := os.ReadFile(filepath.Join(root, dir, "doc.go"))
+		if err != nil {
+			t.Errorf("%s has no doc.go saying what the public package is for", dir)
+			continue
+		}
+		if !bytes.HasPrefix(doc, []byte("// Package "+pkg.Name+" ")) {
+			t.Errorf("%s/doc.go does not open with \"// Package %s\"", dir, pkg.Name)
+		}
+		if n := bytes.Count(doc, []byte("\n//")); n < 2 {
+			t.Errorf("%s/doc.go says too little (%d comment lines) for a public package", dir, n+1)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/netpolgen/netpolgen/pkg/cluster"
+	"github.com/netpolgen/netpolgen/internal/cluster"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
-	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -19,7 +19,7 @@ func learnedGraph(t *testing.T, sc *flowgen.Scenario) *graph.Graph {
 	if _, err := flowgen.Generate(sc, flowgen.Options{Seed: 7, Duration: 20 * time.Minute}, &buf); err != nil {
 		t.Fatal(err)
 	}
-	src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Stdin: &buf})
+	src := capture.NewSource([]string{"-"}, capture.Options{Stdin: &buf})
 	defer src.Close()
 	g, err := graph.Build(context.Background(), src, graph.Options{})
 	if err != nil {

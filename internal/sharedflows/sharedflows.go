@@ -4,6 +4,7 @@
 package sharedflows
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -13,15 +14,25 @@ import (
 // message naming the directory it looked for.
 func Dir(tb testing.TB) string {
 	tb.Helper()
+	dir, err := Lookup()
+	if err != nil {
+		tb.Skipf("shared captures: %v", err)
+	}
+	return dir
+}
+
+// Lookup returns the shared captures directory, or an error naming the
+// directory it looked for; fuzz targets use it to add optional seeds.
+func Lookup() (string, error) {
 	root, err := repoRoot()
 	if err != nil {
-		tb.Skipf("shared captures: cannot find the repository root: %v", err)
+		return "", fmt.Errorf("cannot find the repository root: %w", err)
 	}
 	dir := filepath.Join(filepath.Dir(root), "shared", "flows")
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		tb.Skipf("shared captures not found: %s is absent (it sits beside the repository clone)", dir)
+		return "", fmt.Errorf("not found: %s is absent (it sits beside the repository clone)", dir)
 	}
-	return dir
+	return dir, nil
 }
 
 // Path returns one capture in the shared directory, skipping as Dir does.

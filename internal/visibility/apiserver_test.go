@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/netpolgen/netpolgen/internal/cli"
+	"github.com/netpolgen/netpolgen/internal/cluster"
 	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/internal/visibility"
-	"github.com/netpolgen/netpolgen/pkg/cli"
-	"github.com/netpolgen/netpolgen/pkg/cluster"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 

@@ -7,7 +7,7 @@ import (
 	"io"
 	"sort"
 
-	"github.com/netpolgen/netpolgen/pkg/cluster"
+	"github.com/netpolgen/netpolgen/internal/cluster"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 

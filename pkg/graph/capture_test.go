@@ -13,6 +13,7 @@ import (
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 func bookinfoPaths(t *testing.T) []string {
@@ -191,7 +192,7 @@ func TestMultiubuntuLegacyCapture(t *testing.T) {
 // readFlows loads a capture into memory, copying what the source reuses.
 func readFlows(t *testing.T, paths []string) []*observe.Flow {
 	t.Helper()
-	src := observe.NewFileSource(paths, observe.FileOptions{Strict: true})
+	src := capture.NewSource(paths, capture.Options{Strict: true})
 	defer src.Close()
 	var out []*observe.Flow
 	for {

@@ -11,6 +11,7 @@ import (
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 // t0 is the time test flows start at.
@@ -107,7 +108,7 @@ func edgeLines(g *Graph, edges []Edge) []string {
 
 func buildFile(t testing.TB, opts Options, paths ...string) *Graph {
 	t.Helper()
-	g, err := Build(context.Background(), observe.NewFileSource(paths, observe.FileOptions{Strict: true}), opts)
+	g, err := Build(context.Background(), capture.NewSource(paths, capture.Options{Strict: true}), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

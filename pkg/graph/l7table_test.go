@@ -13,8 +13,9 @@ import (
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 // l7Graph learns the L7 scenario over d with the given seed.
@@ -25,7 +26,7 @@ func l7Graph(t *testing.T, seed uint64, d time.Duration) (*Graph, *flowgen.Truth
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := Build(context.Background(), observe.NewFileSource([]string{"-"}, observe.FileOptions{Strict: true, Stdin: &buf}), Options{})
+	g, err := Build(context.Background(), capture.NewSource([]string{"-"}, capture.Options{Strict: true, Stdin: &buf}), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
+
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
-	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 )
 
 // TestShopScenarioMatchesGroundTruth folds flowgen's shop capture and
@@ -62,12 +63,12 @@ func TestLargeScenarioMatchesGroundTruth(t *testing.T) {
 
 func checkAgainstTruth(t *testing.T, s *flowgen.Scenario, d time.Duration, opts Options) {
 	t.Helper()
-	var capture bytes.Buffer
-	truth, err := flowgen.Generate(s, flowgen.Options{Seed: 1, Duration: d}, &capture)
+	var buf bytes.Buffer
+	truth, err := flowgen.Generate(s, flowgen.Options{Seed: 1, Duration: d}, &buf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Strict: true, Stdin: &capture})
+	src := capture.NewSource([]string{"-"}, capture.Options{Strict: true, Stdin: &buf})
 	g, err := Build(t.Context(), src, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,3 @@
-// Package observe reads Hubble flow records from captures and live servers
-// and hands them on as compact Flow values holding only what policy
-// learning needs.
 package observe
 
 import (

@@ -69,19 +69,24 @@ func LostSourceName(src flowpb.LostEventSource) string {
 	return "an unknown place"
 }
 
-func (s *Stats) countLost(l *LostEvent) {
-	s.LostNotices++
-	if s.LostEvents == nil {
-		s.LostEvents = make(map[flowpb.LostEventSource]uint64)
+// Count adds one record a source read to s: a flow, a lost-events
+// notice, or a skipped event of another kind.
+func (s *Stats) Count(rec *Record) {
+	switch rec.Kind {
+	case KindFlow:
+		s.Flows++
+	case KindLostEvents:
+		s.LostNotices++
+		if s.LostEvents == nil {
+			s.LostEvents = make(map[flowpb.LostEventSource]uint64)
+		}
+		s.LostEvents[rec.Lost.Source] += rec.Lost.NumLost
+	default:
+		if s.Skipped == nil {
+			s.Skipped = make(map[Kind]uint64)
+		}
+		s.Skipped[rec.Kind]++
 	}
-	s.LostEvents[l.Source] += l.NumLost
-}
-
-func (s *Stats) countSkipped(k Kind) {
-	if s.Skipped == nil {
-		s.Skipped = make(map[Kind]uint64)
-	}
-	s.Skipped[k]++
 }
 
 // Add returns the sum of two Stats.

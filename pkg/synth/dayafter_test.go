@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
+
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/synth"
@@ -21,11 +23,11 @@ import (
 // learnDay generates one day of flowgen.ShopDays and learns its graph.
 func learnDay(t *testing.T, s *flowgen.Scenario, seed uint64, start time.Time) *synth.Graph {
 	t.Helper()
-	var capture bytes.Buffer
-	if _, err := flowgen.Generate(s, flowgen.Options{Seed: seed, Start: start, Duration: 2 * time.Hour}, &capture); err != nil {
+	var buf bytes.Buffer
+	if _, err := flowgen.Generate(s, flowgen.Options{Seed: seed, Start: start, Duration: 2 * time.Hour}, &buf); err != nil {
 		t.Fatal(err)
 	}
-	src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Stdin: &capture, Strict: true})
+	src := capture.NewSource([]string{"-"}, capture.Options{Stdin: &buf, Strict: true})
 	defer src.Close()
 	b := graph.NewBuilder(graph.Options{})
 	for {

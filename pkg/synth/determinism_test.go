@@ -9,16 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
+
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
 // readRecords decodes a generated capture into records the test can
 // reorder.
-func readRecords(t *testing.T, capture []byte) []observe.Record {
+func readRecords(t *testing.T, data []byte) []observe.Record {
 	t.Helper()
-	src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Stdin: bytes.NewReader(capture)})
+	src := capture.NewSource([]string{"-"}, capture.Options{Stdin: bytes.NewReader(data)})
 	defer src.Close()
 	var recs []observe.Record
 	for {
@@ -50,11 +52,11 @@ func synthesizeRecords(t *testing.T, recs []observe.Record, format Format) []byt
 // TestShuffledFlowsGiveTheSameBytes learns the same capture in several
 // flow orders and wants byte-identical files every time.
 func TestShuffledFlowsGiveTheSameBytes(t *testing.T) {
-	var capture bytes.Buffer
-	if _, err := flowgen.Generate(flowgen.Shop(), flowgen.Options{Seed: 3, Duration: 20 * time.Minute}, &capture); err != nil {
+	var buf bytes.Buffer
+	if _, err := flowgen.Generate(flowgen.Shop(), flowgen.Options{Seed: 3, Duration: 20 * time.Minute}, &buf); err != nil {
 		t.Fatal(err)
 	}
-	recs := readRecords(t, capture.Bytes())
+	recs := readRecords(t, buf.Bytes())
 	for _, format := range []Format{FormatCilium, FormatKubernetes, FormatBoth} {
 		want := synthesizeRecords(t, recs, format)
 		if len(want) == 0 {

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v2"
 
-	"github.com/netpolgen/netpolgen/pkg/policydir"
+	"github.com/netpolgen/netpolgen/internal/policydir"
 )
 
 // File is one generated file, its path relative to the output directory.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/policydir"
+	"github.com/netpolgen/netpolgen/internal/policydir"
 )
 
 // TestEveryGeneratedFileIsRecognisedAsNetpolgens: a re-run may replace or

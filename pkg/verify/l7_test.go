@@ -13,11 +13,12 @@ import (
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/internal/l7/routes"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -38,7 +39,7 @@ func l7Scenario(t *testing.T, d time.Duration) ([]byte, *synth.Graph) {
 // the request's port.
 func captureRequests(t *testing.T, data []byte, g *synth.Graph) []L7Request {
 	t.Helper()
-	src := observe.NewFileSource([]string{"-"}, observe.FileOptions{Strict: true, Stdin: bytes.NewReader(data)})
+	src := capture.NewSource([]string{"-"}, capture.Options{Strict: true, Stdin: bytes.NewReader(data)})
 	var out []L7Request
 	for {
 		rec, err := src.Next(context.Background())

@@ -9,7 +9,7 @@ import (
 	slim_networkingv1 "github.com/cilium/cilium/pkg/k8s/slim/k8s/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/netpolgen/netpolgen/pkg/policydir"
+	"github.com/netpolgen/netpolgen/internal/policydir"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 

@@ -10,16 +10,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
 func graphFromFiles(t *testing.T, paths []string, stdin []byte) *synth.Graph {
 	t.Helper()
-	src := observe.NewFileSource(paths, observe.FileOptions{Stdin: bytes.NewReader(stdin)})
+	src := capture.NewSource(paths, capture.Options{Stdin: bytes.NewReader(stdin)})
 	defer src.Close()
 	g, err := graph.Build(context.Background(), src, graph.Options{})
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/internal/pipeline"
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
+	"github.com/netpolgen/netpolgen/pkg/observe/hubble"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -77,7 +79,7 @@ func measure(ctx context.Context, cfg config, n int) (row, error) {
 	beforeFold := liveHeap()
 	var g *graph.Graph
 	if r.foldRate, err = timeRate(r.flows, func() (int, error) {
-		src := observe.NewFileSource([]string{path}, observe.FileOptions{})
+		src := capture.NewSource([]string{path}, capture.Options{})
 		defer src.Close()
 		var err error
 		g, err = graph.Build(ctx, src, graph.Options{})
@@ -197,7 +199,7 @@ func timeRate(want int, fn func() (int, error)) (float64, error) {
 }
 
 func ingestFile(ctx context.Context, path string) (int, error) {
-	src := observe.NewFileSource([]string{path}, observe.FileOptions{Strict: true})
+	src := capture.NewSource([]string{path}, capture.Options{Strict: true})
 	defer src.Close()
 	return countFlows(ctx, src)
 }
@@ -362,7 +364,7 @@ func readStock(ctx context.Context, addr string) (int, error) {
 }
 
 func readFast(ctx context.Context, addr string) (int, error) {
-	src, err := observe.NewGRPCSource(ctx, observe.GRPCOptions{Server: addr})
+	src, err := hubble.NewSource(ctx, hubble.Options{Server: addr})
 	if err != nil {
 		return 0, err
 	}

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/flowgen"
+	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
-	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -22,7 +22,7 @@ func learnL7(t *testing.T) ([]synth.File, *synth.Plan) {
 	if _, err := flowgen.Generate(flowgen.L7(), flowgen.Options{Seed: 5, Duration: time.Hour}, &buf); err != nil {
 		t.Fatal(err)
 	}
-	g, err := graph.Build(context.Background(), observe.NewFileSource([]string{"-"}, observe.FileOptions{Strict: true, Stdin: &buf}), graph.Options{})
+	g, err := graph.Build(context.Background(), capture.NewSource([]string{"-"}, capture.Options{Strict: true, Stdin: &buf}), graph.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
