@@ -8,7 +8,6 @@ import (
 
 	"github.com/netpolgen/netpolgen/internal/cluster"
 	"github.com/netpolgen/netpolgen/internal/diff"
-	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 
@@ -18,6 +17,7 @@ func newDiffCommand(streams Streams) *cobra.Command {
 		against  string
 		files    []string
 		state    string
+		load     []string
 		output   string
 		conn     cluster.Options
 		gflags   graphFlags
@@ -35,7 +35,7 @@ server-managed fields, as kubectl diff does. With --against DIR the current
 policies are read from manifests instead of a cluster. Policies in force
 but not proposed are listed; netpolgen never deletes them.
 
-Semantic diff (with --from-file, or --state: the graph learn saved): every observed connection's verdict under
+Semantic diff (with --from-file, or --load: the graph learn --state saved): every observed connection's verdict under
 the current policies and under the current policies with the proposed ones
 applied, through the same Cilium policy engine as verify: newly denied
 (would break), newly allowed, unchanged.
@@ -56,14 +56,17 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 			if output != "text" && output != "markdown" && output != "json" {
 				return fmt.Errorf("unknown output format %q: use text, markdown or json", output)
 			}
-			if state != "" && len(files) > 0 {
-				return fmt.Errorf("use --from-file or --state, not both")
+			if state != "" {
+				load = append(load, state) // --state is --load's old name
+			}
+			if len(load) > 0 && len(files) > 0 {
+				return fmt.Errorf("use --from-file or --load, not both")
 			}
 			proposed, err := diff.LoadDir(policies)
 			if err != nil {
 				return err
 			}
-			if _, err := gflags.useLearnOptions(cmd, streams, policies); err != nil {
+			if _, err := gflags.useLearnOptions(cmd, logger(cmd, streams), policies); err != nil {
 				return err
 			}
 			gopts, err := gflags.options()
@@ -74,10 +77,10 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 				Proposed: proposed, AgainstDir: against, Cluster: conn,
 				Captures: files, Stdin: streams.In, GraphOptions: gopts,
 			}
-			if state != "" {
-				g, err := graph.LoadFile(state)
+			if len(load) > 0 {
+				g, err := mergeSnapshots(nil, load, streams)
 				if err != nil {
-					return fmt.Errorf("--state: %w", err)
+					return fmt.Errorf("--load: %w", err)
 				}
 				in.Graph = synth.FromGraph(g)
 			}
@@ -98,7 +101,9 @@ Exit status: 0 no change, 1 changes, 2 error, like diff.`,
 	f.StringVar(&policies, "policies", "", "directory of proposed policies (required)")
 	f.StringVar(&against, "against", "", "directory of the policies in force, instead of reading the cluster")
 	f.StringArrayVarP(&files, "from-file", "f", nil, "capture of observed flows for the semantic diff (repeatable, \"-\" for standard input)")
-	f.StringVar(&state, "state", "", "learned graph (learn --state) for the semantic diff, instead of --from-file")
+	f.StringArrayVar(&load, "load", nil, "graph snapshot (learn --state, graph --save) for the semantic diff, instead of --from-file (repeatable)")
+	f.StringVar(&state, "state", "", "old name of --load")
+	oldName(f, "state", "--load")
 	f.StringVarP(&output, "output", "o", "text", "output format: text, markdown or json")
 	addClusterFlags(cmd, &conn)
 	gflags.registerIdentity(cmd)

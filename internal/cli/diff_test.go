@@ -111,6 +111,9 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 	if fromState != fromCapture || !strings.Contains(fromState, "newly denied: ") {
 		t.Errorf("diff from --state differs from --from-file:\n%s\n---\n%s", fromState, fromCapture)
 	}
+	if _, fromLoad, _ := run(t, "", "diff", "--policies", proposed, "--against", empty, "--load", state); fromLoad != fromCapture {
+		t.Errorf("diff --load differs from --from-file:\n%s\n---\n%s", fromLoad, fromCapture)
+	}
 	if code, _, stderr := run(t, "", "diff", "--policies", proposed, "--against", empty, "--state", state, "--from-file", example); code != 2 || !strings.Contains(stderr, "not both") {
 		t.Errorf("--state with --from-file: exit %d, %s", code, stderr)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -36,7 +35,6 @@ type driftFlags struct {
 	metricsAddr       string
 	state             string
 	excludeNamespaces []string
-	logFormat         string
 }
 
 func newDriftCommand(streams Streams) *cobra.Command {
@@ -97,7 +95,6 @@ report and exits 1 when uncovered traffic exists. See docs/drift.md.`,
 	fs.StringVar(&f.metricsAddr, "metrics-addr", ":9090", "serve /metrics and /healthz here (not with --once unless given; empty disables)")
 	fs.StringVar(&f.state, "state", "", "checkpoint file: loaded at start if it exists, saved every interval")
 	fs.StringSliceVar(&f.excludeNamespaces, "exclude-namespace", nil, "never report these namespaces as unprotected")
-	fs.StringVar(&f.logFormat, "log-format", "json", "log lines on standard error: json or text")
 	return cmd
 }
 
@@ -119,7 +116,7 @@ func runDrift(cmd *cobra.Command, streams Streams, f driftFlags, gflags graphFla
 		return fmt.Errorf("--stale-after: %w", err)
 	}
 	if f.policies != "" {
-		if _, err := gflags.useLearnOptions(cmd, streams, f.policies); err != nil {
+		if _, err := gflags.useLearnOptions(cmd, logger(cmd, streams), f.policies); err != nil {
 			return err
 		}
 	}
@@ -127,10 +124,7 @@ func runDrift(cmd *cobra.Command, streams Streams, f driftFlags, gflags graphFla
 	if err != nil {
 		return err
 	}
-	logger, err := driftLogger(streams, f.logFormat)
-	if err != nil {
-		return err
-	}
+	logger := logger(cmd, streams)
 	policies, err := driftPolicies(ctx, f, hflags)
 	if err != nil {
 		return err
@@ -258,16 +252,6 @@ func serveMetrics(addr string, h http.Handler) (func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
-}
-
-func driftLogger(streams Streams, format string) (*slog.Logger, error) {
-	switch format {
-	case "json":
-		return slog.New(slog.NewJSONHandler(streams.Err, nil)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(streams.Err, nil)), nil
-	}
-	return nil, fmt.Errorf("--log-format %q: want json or text", format)
 }
 
 // parseDays reads a duration that may also be whole days ("7d").

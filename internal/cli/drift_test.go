@@ -190,7 +190,7 @@ contexts:
 		{[]string{"--kubeconfig", missing}, []string{"kubeconfig " + missing, "--kubeconfig"}},
 		{[]string{"--kubeconfig", kubeconfig, "--kube-context", "gamma"}, []string{`context "gamma" is not in kubeconfig ` + kubeconfig, "alpha, beta", "use --kube-context"}},
 	} {
-		args := append([]string{"drift", "--cluster", "--once", "--from-file", "x.json", "--report-dir", filepath.Join(dir, "r")}, tc.flags...)
+		args := append([]string{"drift", "--log-format", "text", "--cluster", "--once", "--from-file", "x.json", "--report-dir", filepath.Join(dir, "r")}, tc.flags...)
 		code, _, stderr := run(t, "", args...)
 		if code == 0 {
 			t.Errorf("%v: exit 0", tc.flags)

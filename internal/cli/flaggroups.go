@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -46,7 +47,7 @@ func flagGroup(name string) string {
 		return groupPolicy
 	case "cluster", "kubeconfig", "context", "request-timeout":
 		return groupCluster
-	case "out", "output", "save", "quiet", "diff", "diff-against", "report-dir", "metrics-addr", "log-format":
+	case "out", "output", "save", "quiet", "diff", "diff-against", "report-dir", "metrics-addr":
 		return groupOutput
 	}
 	return groupOther
@@ -93,4 +94,25 @@ func writeGroupedUsage(w io.Writer, c *cobra.Command) error {
 	b.WriteString("\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// oldNameAnnotation marks a flag kept under an old spelling; its value is
+// the flag's name now.
+const oldNameAnnotation = "netpolgen/old-name-of"
+
+// oldName keeps a flag's old spelling working, out of help, saying the
+// new one when used (see warnOldNames): one way to name a thing across
+// commands without breaking a script written before.
+func oldName(fs *pflag.FlagSet, old, now string) {
+	_ = fs.SetAnnotation(old, oldNameAnnotation, []string{now})
+	fs.Lookup(old).Hidden = true
+}
+
+// warnOldNames logs a warning for each old flag spelling cmd was given.
+func warnOldNames(cmd *cobra.Command, log *slog.Logger) {
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if now := f.Annotations[oldNameAnnotation]; len(now) > 0 {
+			log.Warn("--"+f.Name+" is an old name: use "+now[0], "flag", f.Name)
+		}
+	})
 }

@@ -34,7 +34,7 @@ The same seed and flags always give the same bytes.`,
   netpolgen gen --duration 0 --flows 1000000 --out 1m.json
   netpolgen gen --scenario large --namespaces 100 --workloads 10000 --duration 1h --out big.json.gz`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			large.Seed = opts.Seed
 			s, err := scenarioByName(scenario, large)
 			if err != nil {
@@ -81,7 +81,7 @@ The same seed and flags always give the same bytes.`,
 				}
 			}
 			if out != "" && out != "-" {
-				fmt.Fprintf(streams.Err, "wrote %d flows (%d lost events noted) to %s\n", truth.Flows, truth.LostEvents, out)
+				logger(cmd, streams).Info("wrote a capture", "file", out, "flows", truth.Flows, "lost_events", truth.LostEvents)
 			}
 			return nil
 		},

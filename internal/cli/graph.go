@@ -74,7 +74,13 @@ func (f *graphFlags) buildGraph(cmd *cobra.Command, streams Streams, paths, load
 			return nil, err
 		}
 	}
-	for _, path := range load {
+	return mergeSnapshots(g, load, streams)
+}
+
+// mergeSnapshots merges the snapshots at paths ("-" is standard input)
+// into g, which may be nil.
+func mergeSnapshots(g *graph.Graph, paths []string, streams Streams) (*graph.Graph, error) {
+	for _, path := range paths {
 		snap, err := loadSnapshot(path, streams)
 		if err != nil {
 			return nil, err

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
+
+	relaypb "github.com/cilium/cilium/api/v1/relay"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	"github.com/spf13/pflag"
@@ -187,7 +190,7 @@ func isEmptyFilter(f *flowpb.FlowFilter) bool {
 
 // open connects to Hubble, first forwarding the relay port with -P. The
 // returned close ends the stream and the forward.
-func (f *hubbleFlags) open(ctx context.Context, streams Streams) (*hubble.Source, func(), error) {
+func (f *hubbleFlags) open(ctx context.Context, log *slog.Logger) (*hubble.Source, func(), error) {
 	opts, err := f.options(time.Now())
 	if err != nil {
 		return nil, nil, err
@@ -198,16 +201,16 @@ func (f *hubbleFlags) open(ctx context.Context, streams Streams) (*hubble.Source
 		if err != nil {
 			return nil, nil, err
 		}
-		fmt.Fprintf(streams.Err, "netpolgen: forwarding %s to hubble-relay in namespace %s\n", addr, f.kubeNamespace)
+		log.Info("forwarding to hubble-relay", "addr", addr, "namespace", f.kubeNamespace)
 		opts.Server, stopForward = addr, stop
 	}
 	if !f.quiet {
 		opts.OnNodeStatus = func(n observe.NodeStatus) {
-			msg := ""
-			if n.Message != "" {
-				msg = ": " + n.Message
+			level := slog.LevelWarn
+			if n.State == relaypb.NodeState_NODE_CONNECTED {
+				level = slog.LevelInfo
 			}
-			fmt.Fprintf(streams.Err, "\nnetpolgen: Hubble Relay: %s %s%s\n", strings.Join(n.NodeNames, ", "), nodeStateWords(n), msg)
+			log.Log(ctx, level, "Hubble Relay: nodes "+nodeStateWords(n), "nodes", strings.Join(n.NodeNames, ","), "message", n.Message)
 		}
 	}
 	src, err := hubble.NewSource(ctx, opts)
@@ -234,11 +237,11 @@ func nodeStateWords(n observe.NodeStatus) string {
 
 // showProgress draws the progress line of a live source on standard
 // error, unless --quiet, until the returned function is called.
-func (f *hubbleFlags) showProgress(streams Streams, src ProgressSource, duration time.Duration) (stop func()) {
+func (f *hubbleFlags) showProgress(streams Streams, log *slog.Logger, src ProgressSource, duration time.Duration) (stop func()) {
 	if f.quiet {
 		return func() {}
 	}
-	p := &Progress{W: streams.Err, TTY: isTerminal(streams.Err), Duration: duration}
+	p := &Progress{W: streams.Err, TTY: isTerminal(streams.Err), Log: log, Duration: duration}
 	p.Start(src)
 	return p.Stop
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -134,15 +135,16 @@ See docs/synth.md for the rules and the --generalize options.`,
 			if err := lflags.apply(&sopts, &gopts); err != nil {
 				return err
 			}
-			snap, err := cflags.snapshot(cmd, streams.Err, live)
+			log := logger(cmd, streams)
+			snap, err := cflags.snapshot(cmd, log, live)
 			if err != nil {
 				return err
 			}
-			g, err := learnGraph(cmd.Context(), streams, gopts, learnSource{files: fromFiles, live: live, hubble: &hflags, duration: duration, every: every, state: state, strict: gflags.strict, enrich: cflags.enricher(streams, snap)})
+			g, err := learnGraph(cmd.Context(), streams, log, gopts, learnSource{files: fromFiles, live: live, hubble: &hflags, duration: duration, every: every, state: state, strict: gflags.strict, enrich: cflags.enricher(log, snap)})
 			if err != nil {
 				return err
 			}
-			writeMalformedL7(streams.Err, g)
+			logMalformedL7(log, g)
 			res, err := synthesize(g, sopts, out, snap)
 			if err != nil {
 				return err
@@ -194,8 +196,8 @@ type learnSource struct {
 
 // learnGraph reads flows into a graph, merged with the saved state, and
 // saves the state after each checkpoint.
-func learnGraph(ctx context.Context, streams Streams, opts graph.Options, ls learnSource) (*graph.Graph, error) {
-	l := &learner{opts: opts, state: ls.state, streams: streams}
+func learnGraph(ctx context.Context, streams Streams, log *slog.Logger, opts graph.Options, ls learnSource) (*graph.Graph, error) {
+	l := &learner{opts: opts, state: ls.state, streams: streams, log: log}
 	if ls.state != "" {
 		if _, err := os.Stat(ls.state); err == nil {
 			if l.acc, err = graph.LoadFile(ls.state); err != nil {
@@ -227,6 +229,7 @@ type learner struct {
 	state   string
 	acc     *graph.Graph
 	streams Streams
+	log     *slog.Logger
 	// locate says where the flow being read is, for messages about
 	// malformed L7 records (captures only).
 	locate func() string
@@ -268,6 +271,7 @@ func (l *learner) segment(ctx context.Context, src observe.Source, deadline time
 		if err := graph.SaveFile(l.state, l.acc); err != nil {
 			return false, err
 		}
+		l.log.Debug("saved the learned graph", "state", l.state, "peers", len(l.acc.Peers), "edges", len(l.acc.Edges), "finished", done)
 	}
 	return done, nil
 }
@@ -283,12 +287,12 @@ func (l *learner) live(ctx context.Context, ls learnSource) error {
 	h.follow, h.since = true, resumePoint(l.acc).Format(time.RFC3339Nano)
 	// Learners sharded by node let Hubble do the filtering.
 	h.nodeNames = l.opts.NodeNames
-	src, closeSrc, err := h.open(ctx, l.streams)
+	src, closeSrc, err := h.open(ctx, l.log)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	defer h.showProgress(l.streams, src, ls.duration)()
+	defer h.showProgress(l.streams, l.log, src, ls.duration)()
 	for {
 		var deadline time.Time
 		if ls.state != "" && ls.every > 0 {

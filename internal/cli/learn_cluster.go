@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +43,7 @@ const autoTimeout = 5 * time.Second
 // snapshot reads the cluster when --cluster (or --diff without
 // --diff-against) needs it, or, in auto mode, when learning live and the
 // cluster answers; nil when it is not used.
-func (f *learnClusterFlags) snapshot(cmd *cobra.Command, errOut io.Writer, live bool) (*cluster.Snapshot, error) {
+func (f *learnClusterFlags) snapshot(cmd *cobra.Command, log *slog.Logger, live bool) (*cluster.Snapshot, error) {
 	required := f.diff && f.against == ""
 	switch f.mode {
 	case "true":
@@ -65,7 +66,7 @@ func (f *learnClusterFlags) snapshot(cmd *cobra.Command, errOut io.Writer, live 
 	}
 	snap, err := readCluster(cmd, conn)
 	if err != nil && !required {
-		fmt.Fprintf(errOut, "cluster: not used (%v); pods seen only as addresses stay flagged in REPORT.md (--cluster=false silences this)\n", err)
+		log.Warn("cluster not used: pods seen only as addresses stay flagged in REPORT.md (--cluster=false silences this)", "error", err)
 		return nil, nil
 	}
 	return snap, err
@@ -80,16 +81,16 @@ func readCluster(cmd *cobra.Command, conn cluster.Options) (*cluster.Snapshot, e
 }
 
 // enricher names pods from a snapshot, saying what the cluster adds.
-func (f *learnClusterFlags) enricher(streams Streams, snap *cluster.Snapshot) *cluster.Enricher {
+func (f *learnClusterFlags) enricher(log *slog.Logger, snap *cluster.Snapshot) *cluster.Enricher {
 	if snap == nil {
 		return nil
 	}
-	fmt.Fprintf(streams.Err, "cluster %s: %d pods (%d on the host network), %d policies in force, kube-apiserver at %v\n",
-		snap.Server, len(snap.Pods.All()), len(snap.Pods.HostNetworkPods()), len(snap.Policies), snap.APIServerAddrs())
+	log.Info("read the cluster", "server", snap.Server, "pods", len(snap.Pods.All()), "host_network_pods", len(snap.Pods.HostNetworkPods()),
+		"policies_in_force", len(snap.Policies), "kube_apiserver", fmt.Sprint(snap.APIServerAddrs()))
 	for _, a := range snap.Absent {
-		fmt.Fprintf(streams.Err, "cluster: %s\n", a)
+		log.Info("the cluster does not serve a policy resource", "resource", a)
 	}
-	writeLearningModeNote(streams.Err, snap)
+	logLearningMode(log, snap)
 	return cluster.NewEnricher(snap.Pods)
 }
 

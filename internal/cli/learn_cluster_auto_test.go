@@ -41,7 +41,7 @@ func TestLearnClusterAuto(t *testing.T) {
 	addr := replaytest.Serve(t, replay.Options{}, shopExample)
 
 	code, _, stderr := run(t, "", "learn", "--server", addr, "--duration", "2s", "--quiet", "--kubeconfig", kubeconfig, "--out", t.TempDir())
-	if code != 0 || !strings.Contains(stderr, "cluster: not used") {
+	if code != 0 || !strings.Contains(stderr, "warning: cluster not used") {
 		t.Errorf("live, auto: exit %d, stderr %q; want success and a note that the cluster was not used", code, stderr)
 	}
 	code, _, stderr = run(t, "", "learn", "--from-file", shopExample, "--kubeconfig", kubeconfig, "--out", t.TempDir())

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/cilium/cilium/pkg/policy/api"
 	"github.com/spf13/cobra"
@@ -62,13 +63,13 @@ func writeL7Summary(w io.Writer, r *verify.L7Result) {
 
 // writeMalformedL7 tells the user which L7 records were left out of the
 // routes, and where they are.
-func writeMalformedL7(w io.Writer, g *graph.Graph) {
+func logMalformedL7(log *slog.Logger, g *graph.Graph) {
 	if g.Coverage.MalformedL7 == 0 {
 		return
 	}
-	fmt.Fprintf(w, "netpolgen: %d L7 requests with a malformed method or URL were left out of the routes:\n", g.Coverage.MalformedL7)
+	log.Warn("L7 requests with a malformed method or URL were left out of the routes", "count", g.Coverage.MalformedL7)
 	for _, n := range g.Coverage.MalformedL7Notes {
-		fmt.Fprintf(w, "  %s\n", n)
+		log.Warn("left out an L7 request", "request", n)
 	}
 }
 

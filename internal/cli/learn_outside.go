@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/netpolgen/netpolgen/internal/cluster"
@@ -13,12 +14,12 @@ import (
 // writeLearningModeNote says, when learn reads the cluster, where
 // learning mode is in force: those policies are scaffolding, not part of
 // the policies in force that learn counts on.
-func writeLearningModeNote(w io.Writer, snap *cluster.Snapshot) {
+func logLearningMode(log *slog.Logger, snap *cluster.Snapshot) {
 	lm := pipeline.LearningMode(snap)
 	if lm == nil || len(lm.Namespaces) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "cluster: learning mode (netpolgen visibility) in force in %s; REPORT.md says so\n", strings.Join(lm.Namespaces, ", "))
+	log.Info("learning mode (netpolgen visibility) is in force; REPORT.md says so", "namespaces", strings.Join(lm.Namespaces, ","))
 }
 
 // writeOutsideLine prints the one line about outside destinations pinned

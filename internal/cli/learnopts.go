@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -47,7 +47,7 @@ func dnsSelectorString(d synth.DNSSelector) string {
 // command line: the policies are judged by the rules they were learned
 // by, and a flag given explicitly still wins. It returns nil when the
 // directory has no options file.
-func (f *graphFlags) useLearnOptions(cmd *cobra.Command, streams Streams, dir string) (*learnopts.Options, error) {
+func (f *graphFlags) useLearnOptions(cmd *cobra.Command, log *slog.Logger, dir string) (*learnopts.Options, error) {
 	o, err := learnopts.Read(dir)
 	if err != nil || o == nil {
 		return nil, err
@@ -64,6 +64,6 @@ func (f *graphFlags) useLearnOptions(cmd *cobra.Command, streams Streams, dir st
 	take("cidr-prefix-v4", func() { f.opts.CIDRPrefixV4 = o.CIDRPrefixV4 })
 	take("cidr-prefix-v6", func() { f.opts.CIDRPrefixV6 = o.CIDRPrefixV6 })
 	take("cluster-cidr", func() { f.clusterCIDRs = o.ClusterCIDRs })
-	fmt.Fprintf(streams.Err, "using the identity options the policies were learned with, from %s (flags given here win)\n", filepath.Join(dir, learnopts.FileName))
+	log.Info("using the identity options the policies were learned with; flags given here win", "file", filepath.Join(dir, learnopts.FileName))
 	return o, nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -19,11 +20,12 @@ type ProgressSource interface {
 
 // Progress draws a status line about a long stream: flows/s, flows in
 // total, lost events, reconnects, and elapsed and remaining time of the
-// run. On a terminal it is redrawn in place; otherwise it is written as a
-// log line every LogEvery.
+// run. On a terminal it is redrawn in place on W; otherwise it is logged
+// to Log every LogEvery, as a line with its figures as attributes.
 type Progress struct {
 	W   io.Writer
 	TTY bool
+	Log *slog.Logger
 	// Duration is how long the run lasts, for "remaining"; 0 for a run
 	// without an end.
 	Duration time.Duration
@@ -83,42 +85,78 @@ func (p *Progress) Stop() {
 }
 
 func (p *Progress) draw(now time.Time, final bool) {
-	line := p.Line(now)
+	st := p.status(now)
 	switch {
 	case p.TTY && final:
-		fmt.Fprintf(p.W, "\r\033[K%s\n", line)
+		fmt.Fprintf(p.W, "\r\033[K%s\n", st.line())
 	case p.TTY:
-		fmt.Fprintf(p.W, "\r\033[K%s", line)
+		fmt.Fprintf(p.W, "\r\033[K%s", st.line())
 	default:
-		fmt.Fprintf(p.W, "netpolgen: %s\n", line)
+		p.Log.Info("progress", st.attrs()...)
 	}
 }
 
 // Line is the status line at now; the rate is over the time since the
 // previous line.
-func (p *Progress) Line(now time.Time) string {
+func (p *Progress) Line(now time.Time) string { return p.status(now).line() }
+
+// progressStatus is what one progress line says.
+type progressStatus struct {
+	rate                    float64
+	flows, lost, reconnects uint64
+	elapsed, remaining      time.Duration
+	timed                   bool // remaining is known
+	unavailable             int
+	reconnecting            string
+}
+
+func (p *Progress) status(now time.Time) progressStatus {
 	st, live := p.src.Stats(), p.src.Live()
-	rate := 0.0
+	s := progressStatus{flows: st.Flows, lost: st.TotalLost(), reconnects: live.Reconnects, unavailable: live.Unavailable}
 	if dt := now.Sub(p.last.at).Seconds(); dt > 0 {
-		rate = float64(st.Flows-p.last.flows) / dt
+		s.rate = float64(st.Flows-p.last.flows) / dt
 	}
 	p.last.at, p.last.flows = now, st.Flows
-	elapsed := now.Sub(p.start)
-	parts := []string{
-		fmt.Sprintf("%.0f flows/s", rate),
-		fmt.Sprintf("%d flows", st.Flows),
-		fmt.Sprintf("%d lost", st.TotalLost()),
-		fmt.Sprintf("%d reconnects", live.Reconnects),
-		"elapsed " + elapsed.Round(time.Second).String(),
-	}
+	s.elapsed = now.Sub(p.start).Round(time.Second)
 	if p.Duration > 0 {
-		parts = append(parts, "remaining "+max(p.Duration-elapsed, 0).Round(time.Second).String())
-	}
-	if live.Unavailable > 0 {
-		parts = append(parts, fmt.Sprintf("%d nodes unavailable", live.Unavailable))
+		s.timed, s.remaining = true, max(p.Duration-now.Sub(p.start), 0).Round(time.Second)
 	}
 	if live.LastError != nil && !live.Connected {
-		parts = append(parts, "reconnecting: "+statusText(live.LastError))
+		s.reconnecting = statusText(live.LastError)
+	}
+	return s
+}
+
+func (s progressStatus) line() string {
+	parts := []string{
+		fmt.Sprintf("%.0f flows/s", s.rate),
+		fmt.Sprintf("%d flows", s.flows),
+		fmt.Sprintf("%d lost", s.lost),
+		fmt.Sprintf("%d reconnects", s.reconnects),
+		"elapsed " + s.elapsed.String(),
+	}
+	if s.timed {
+		parts = append(parts, "remaining "+s.remaining.String())
+	}
+	if s.unavailable > 0 {
+		parts = append(parts, fmt.Sprintf("%d nodes unavailable", s.unavailable))
+	}
+	if s.reconnecting != "" {
+		parts = append(parts, "reconnecting: "+s.reconnecting)
 	}
 	return strings.Join(parts, "  ")
+}
+
+func (s progressStatus) attrs() []any {
+	a := []any{"flows_per_s", int64(s.rate), "flows", s.flows, "lost", s.lost, "reconnects", s.reconnects, "elapsed", s.elapsed}
+	if s.timed {
+		a = append(a, "remaining", s.remaining)
+	}
+	if s.unavailable > 0 {
+		a = append(a, "nodes_unavailable", s.unavailable)
+	}
+	if s.reconnecting != "" {
+		a = append(a, "reconnecting", s.reconnecting)
+	}
+	return a
 }

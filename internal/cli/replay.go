@@ -87,9 +87,8 @@ JSON arrays of flows, gzip or not. See docs/live.md.`,
 			if opts.Loop {
 				pacing += ", looping"
 			}
-			fmt.Fprintf(streams.Err, "netpolgen replay: serving %d flows (%d events, %d nodes) from %d files on %s, %s\n",
-				capture.FlowCount(), len(capture.Events), len(capture.Nodes), len(files), addr, pacing)
-			fmt.Fprintf(streams.Err, "netpolgen replay: try: hubble observe --server %s --last 20\n", addr)
+			logger(cmd, streams).Info("replay serving", "addr", addr, "flows", capture.FlowCount(), "events", len(capture.Events),
+				"nodes", len(capture.Nodes), "files", len(files), "pacing", pacing, "try", "hubble observe --server "+addr+" --last 20")
 			return replay.NewServer(capture, opts).Serve(cmd.Context(), lis, serverOpts...)
 		},
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -56,7 +57,7 @@ func startReplayCommand(t *testing.T, args ...string) string {
 			t.Errorf("replay exited %d after interrupt, want 0:\n%s", code, errOut.String())
 		}
 	})
-	served := regexp.MustCompile(`on (127\.0\.0\.1:\d+)`)
+	served := regexp.MustCompile(`replay serving addr=(127\.0\.0\.1:\d+)`)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if m := served.FindStringSubmatch(errOut.String()); m != nil {
 			return m[1]
@@ -79,12 +80,12 @@ func liveCommand(streams Streams, got *[]observe.Flow, stats *observe.Stats) *co
 	cmd := &cobra.Command{
 		Use: "live",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			src, closeSrc, err := hf.open(cmd.Context(), streams)
+			src, closeSrc, err := hf.open(cmd.Context(), logger(cmd, streams))
 			if err != nil {
 				return err
 			}
 			defer closeSrc()
-			defer hf.showProgress(streams, src, 0)()
+			defer hf.showProgress(streams, logger(cmd, streams), src, 0)()
 			err = observe.Feed(cmd.Context(), src, func(rec *observe.Record) bool {
 				if rec.Kind == observe.KindFlow {
 					*got = append(*got, rec.Flow)
@@ -152,7 +153,7 @@ func TestReplayServesWhatTheLiveFlagsAskFor(t *testing.T) {
 				t.Fatalf("read %d flows (stats %d), want %d", len(got), stats.Flows, tt.want)
 			}
 			// The progress line ends the run, on stderr, with the total.
-			if !strings.Contains(errs, "netpolgen: ") || !strings.Contains(errs, " flows  ") {
+			if !strings.Contains(errs, "netpolgen: progress ") || !strings.Contains(errs, fmt.Sprintf(" flows=%d ", tt.want)) {
 				t.Errorf("no progress line on stderr: %q", errs)
 			}
 		})
@@ -295,7 +296,7 @@ func TestLiveReportsNodeNoticesAndLostEvents(t *testing.T) {
 	if len(got) != 2 || stats.TotalLost() != 5 {
 		t.Errorf("read %d flows and %d lost events, want 2 and 5", len(got), stats.TotalLost())
 	}
-	for _, want := range []string{"n2 unavailable", "dial timeout", "5 lost"} {
+	for _, want := range []string{"warning: Hubble Relay: nodes unavailable", "nodes=n2", `message="dial timeout"`, "lost=5"} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errs)
 		}

@@ -46,6 +46,17 @@ CiliumNetworkPolicy for exactly that traffic.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	registerLogFlags(root.PersistentFlags())
+	// Every command checks the log flags first, so a wrong --log-format
+	// fails before any work.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		log, err := commandLogger(cmd, streams.Err)
+		if err != nil {
+			return err
+		}
+		warnOldNames(cmd, log)
+		return nil
+	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.Err)
@@ -75,17 +86,18 @@ CiliumNetworkPolicy for exactly that traffic.`,
 func Run(ctx context.Context, streams Streams, args []string) int {
 	root := NewRootCommand(streams)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
+	log := logger(cmd, streams)
 	var exit *ExitError
 	if errors.As(err, &exit) {
 		if exit.Err != nil {
-			fmt.Fprintf(streams.Err, "netpolgen: %s\n", phraseError(exit.Err))
+			log.Error(phraseError(exit.Err))
 		}
 		return exit.Code
 	}
-	fmt.Fprintf(streams.Err, "netpolgen: %s\n", phraseError(err))
+	log.Error(phraseError(err))
 	return 2
 }

@@ -49,7 +49,8 @@ policy directory, which learn writes; a flag given here wins.`,
 				return err
 			}
 			ps, learningMode := ps.WithoutLearningMode()
-			learned, err := gflags.useLearnOptions(cmd, streams, policies)
+			log := logger(cmd, streams)
+			learned, err := gflags.useLearnOptions(cmd, log, policies)
 			if err != nil {
 				return err
 			}
@@ -66,7 +67,10 @@ policy directory, which learn writes; a flag given here wins.`,
 			}
 			scope := synth.Options{Namespaces: namespaces, ExcludeNamespaces: excludeNamespaces}
 			sg := synth.FromGraph(g)
-			res, err := verify.Verify(sg, ps, verify.Options{Subjects: func(r synth.WorkloadRef) bool { return scope.Manages(r.Namespace) }})
+			res, err := verify.Verify(sg, ps, verify.Options{
+				Subjects: func(r synth.WorkloadRef) bool { return scope.Manages(r.Namespace) },
+				Logger:   engineLogger(cmd, log),
+			})
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -63,11 +63,12 @@ See docs/visibility.md.`,
 			if err != nil {
 				return err
 			}
-			c, err := f.connect(cmd.Context(), streams.Err)
+			log := logger(cmd, streams)
+			c, err := f.connect(cmd.Context(), log)
 			if err != nil {
 				return err
 			}
-			opts, err := visibility.Resolve(cmd.Context(), c, req, streams.Err)
+			opts, err := visibility.Resolve(cmd.Context(), c, req, log)
 			if err != nil {
 				return fmt.Errorf("%w; nothing written", err)
 			}
@@ -111,7 +112,7 @@ func (f *visibilityFlags) request(dnsGiven bool) (visibility.Request, error) {
 // connect reads the cluster when --cluster asks for it, or in auto mode
 // when it answers; nil when it is not used. Without named namespaces the
 // cluster is the only source of them, so it must answer.
-func (f *visibilityFlags) connect(ctx context.Context, errOut io.Writer) (*cluster.Client, error) {
+func (f *visibilityFlags) connect(ctx context.Context, log *slog.Logger) (*cluster.Client, error) {
 	required := false
 	switch f.mode {
 	case "true":
@@ -136,6 +137,6 @@ func (f *visibilityFlags) connect(ctx context.Context, errOut io.Writer) (*clust
 	case !named:
 		return nil, fmt.Errorf("no namespaces: name them with --namespace, or let netpolgen read them from the cluster: %w; nothing written", err)
 	}
-	fmt.Fprintf(errOut, "cluster: not used (%v); the namespaces are not checked and the DNS servers are %s (--cluster=false silences this)\n", err, f.dnsSelector)
+	log.Warn("cluster not used: the namespaces are not checked (--cluster=false silences this)", "error", err, "dns_selector", f.dnsSelector)
 	return nil, nil
 }

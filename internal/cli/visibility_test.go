@@ -86,7 +86,7 @@ func TestVisibilityBadInputWritesNothing(t *testing.T) {
 func TestVisibilityGoesOnWithoutAnUnreachableClusterWhenNamespacesAreNamed(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "learning-mode")
 	code, _, stderr := run(t, "", "visibility", "--namespace", "shop", "--kubeconfig", unreachableKubeconfig(t), "--out", out)
-	if code != 0 || !strings.Contains(stderr, "cluster: not used") {
+	if code != 0 || !strings.Contains(stderr, "warning: cluster not used") {
 		t.Errorf("exit %d, stderr %q; want success and a note that the cluster was not used", code, stderr)
 	}
 	if _, err := os.Stat(filepath.Join(out, "shop", "visibility.yaml")); err != nil {

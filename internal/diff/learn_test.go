@@ -60,7 +60,7 @@ func TestLearnWithTheClusterNamesPodsAndDiffs(t *testing.T) {
 	if code > 1 {
 		t.Fatalf("learn --cluster --diff: exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "cluster https://") || !strings.Contains(stderr, "kube-apiserver at") {
+	if !strings.Contains(stderr, "read the cluster server=https://") || !strings.Contains(stderr, "kube_apiserver=") {
 		t.Errorf("stderr does not say what the cluster added:\n%s", stderr)
 	}
 	data, err := os.ReadFile(filepath.Join(out, "bookinfo", "productpage.yaml"))

@@ -214,7 +214,7 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: carol}]
 	if code != 2 {
 		t.Fatalf("diff as dave (no role): exit %d, want 2; stdout: %s", code, out)
 	}
-	want := "netpolgen: cannot list namespaces cluster-wide: forbidden; netpolgen needs the read-only role in deploy/rbac.yaml"
+	want := "netpolgen: error: cannot list namespaces cluster-wide: forbidden; netpolgen needs the read-only role in deploy/rbac.yaml"
 	if !strings.Contains(stderr, want) {
 		t.Errorf("stderr %q, want %q", stderr, want)
 	}

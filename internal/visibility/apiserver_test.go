@@ -75,7 +75,7 @@ spec:
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "Service kube-system/coredns selects: kube-system/app.kubernetes.io/name=coredns") {
+	if !strings.Contains(stderr, `service=kube-system/coredns selector="kube-system/app.kubernetes.io/name=coredns"`) {
 		t.Errorf("stderr %q does not name the DNS Service read", stderr)
 	}
 	// Every namespace but the system ones, and kube-system as asked.
@@ -145,7 +145,7 @@ spec:
 	if code != 0 {
 		t.Fatalf("learn --cluster: exit %d: %s", code, stderr)
 	}
-	if want := "cluster: learning mode (netpolgen visibility) in force in billing, default, kube-system, shop"; !strings.Contains(stderr, want) {
+	if want := "learning mode (netpolgen visibility) is in force; REPORT.md says so namespaces=billing,default,kube-system,shop"; !strings.Contains(stderr, want) {
 		t.Errorf("learn's stderr %q lacks %q", stderr, want)
 	}
 	report, err := os.ReadFile(filepath.Join(learned, "REPORT.md"))

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"log/slog"
 	"sort"
 
 	"github.com/netpolgen/netpolgen/internal/cluster"
@@ -34,7 +34,7 @@ func SystemNamespaces() []string { return []string{"kube-node-lease", "kube-publ
 // the cluster DNS Service selects (or, given --dns-selector, it must
 // select a pod). Without one, the namespaces must be named. log hears
 // what was read from the cluster.
-func Resolve(ctx context.Context, c *cluster.Client, req Request, log io.Writer) (Options, error) {
+func Resolve(ctx context.Context, c *cluster.Client, req Request, log *slog.Logger) (Options, error) {
 	opts := Options{DNS: req.DNS, HTTP: req.HTTP}
 	named := append(append([]string(nil), req.Namespaces...), req.Include...)
 	if c == nil {
@@ -60,7 +60,7 @@ func Resolve(ctx context.Context, c *cluster.Client, req Request, log io.Writer)
 
 // clusterDNS finds the DNS server pods: the kube-dns/coredns Service's
 // selector, or the --dns-selector given, which must select a pod.
-func clusterDNS(ctx context.Context, c *cluster.Client, req Request, log io.Writer) (synth.DNSSelector, error) {
+func clusterDNS(ctx context.Context, c *cluster.Client, req Request, log *slog.Logger) (synth.DNSSelector, error) {
 	if req.DNSGiven {
 		n, err := c.CountPods(ctx, req.DNS.Namespace, req.DNS.Labels)
 		if err != nil {
@@ -76,7 +76,7 @@ func clusterDNS(ctx context.Context, c *cluster.Client, req Request, log io.Writ
 		return req.DNS, err
 	}
 	sel := synth.DNSSelector{Namespace: svc.Namespace, Labels: svc.Selector}
-	fmt.Fprintf(log, "cluster %s: the DNS servers are the pods Service %s/%s selects: %s\n", c.Server(), svc.Namespace, svc.Name, selectorText(sel))
+	log.Info("the DNS servers are the pods the cluster DNS Service selects", "server", c.Server(), "service", svc.Namespace+"/"+svc.Name, "selector", selectorText(sel))
 	return sel, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -303,7 +304,7 @@ func grpcRates(ctx context.Context, cfg config, sample string, want int) (fast, 
 // startReplay runs `netpolgen replay` on a free loopback port and returns
 // the address it serves once it says so, and a function that stops it.
 func startReplay(ctx context.Context, netpolgen, capture string) (addr string, stop func(), err error) {
-	cmd := exec.CommandContext(ctx, netpolgen, "replay", "--listen", "127.0.0.1:0", capture)
+	cmd := exec.CommandContext(ctx, netpolgen, "replay", "--log-format", "json", "--listen", "127.0.0.1:0", capture)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return "", nil, err
@@ -315,20 +316,21 @@ func startReplay(ctx context.Context, netpolgen, capture string) (addr string, s
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 	}
-	// The first line names the address: "... from 1 files on ADDR, all at once".
+	// Its log names the address it serves on: {"msg":"replay serving","addr":...}.
 	lines := bufio.NewScanner(stderr)
 	var said []string
 	for lines.Scan() {
-		line := lines.Text()
-		said = append(said, line)
-		if _, rest, ok := strings.Cut(line, " files on "); ok {
-			if a, _, ok := strings.Cut(rest, ","); ok {
-				go func() {
-					for lines.Scan() { // keep draining so the child never blocks
-					}
-				}()
-				return a, stop, nil
-			}
+		said = append(said, lines.Text())
+		var line struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(lines.Bytes(), &line) == nil && line.Msg == "replay serving" && line.Addr != "" {
+			go func() {
+				for lines.Scan() { // keep draining so the child never blocks
+				}
+			}()
+			return line.Addr, stop, nil
 		}
 	}
 	stop()
