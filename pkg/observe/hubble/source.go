@@ -287,7 +287,7 @@ func (s *Source) Next(ctx context.Context) (*observe.Record, error) {
 				return nil, ctx.Err()
 			}
 			if errors.Is(err, io.EOF) {
-				err = errors.New("the server ended a --follow stream")
+				err = errors.New("the server ended a follow stream (Options.Follow)")
 			}
 			s.closeStream()
 			if !retryable(err) {

@@ -111,7 +111,7 @@ func fastGRPCOptions(addr string) hubble.Options {
 	}
 }
 
-func TestGRPCSourceMatchesCapture(t *testing.T) {
+func TestSourceMatchesCapture(t *testing.T) {
 	path, resps := groupedGRPCCapture(t, 300)
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	tests := []struct {
@@ -167,9 +167,9 @@ func TestGRPCSourceMatchesCapture(t *testing.T) {
 	}
 }
 
-// TestGRPCSourceSurvivesServerRestarts kills the server twice mid-stream
+// TestSourceSurvivesServerRestarts kills the server twice mid-stream
 // and restarts it on the same port: every flow must arrive exactly once.
-func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
+func TestSourceSurvivesServerRestarts(t *testing.T) {
 	// Paced so the server is never far ahead of the reader: with the
 	// whole capture sent into the client's buffers before a kill, there
 	// would be nothing left to resume.
@@ -248,7 +248,7 @@ func TestGRPCSourceSurvivesServerRestarts(t *testing.T) {
 	}
 }
 
-func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
+func TestSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 	_, resps := groupedGRPCCapture(t, 4)
 	t1 := resps[1].GetTime()
 	resps = append(resps[:2], append([]*observerpb.GetFlowsResponse{
@@ -299,7 +299,7 @@ func TestGRPCSourceCountsLostEventsAndNodeNotices(t *testing.T) {
 	}
 }
 
-func TestGRPCSourceErrorsSayWhatToTry(t *testing.T) {
+func TestSourceErrorsSayWhatWentWrong(t *testing.T) {
 	path, _ := groupedGRPCCapture(t, 3)
 	_, plainAddr := serveReplay(t, path, "127.0.0.1:0", replay.Options{})
 	certFile, keyFile := selfSignedCert(t)
@@ -418,10 +418,10 @@ func selfSignedCert(t *testing.T) (certFile, keyFile string) {
 	return certFile, keyFile
 }
 
-// TestGRPCSourceHonoursEachCallsContext ends a Next blocked on a quiet
+// TestSourceHonoursEachCallsContext ends a Next blocked on a quiet
 // stream with its context, then goes on reading with a new one: nothing
 // is lost or repeated across the interruption.
-func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
+func TestSourceHonoursEachCallsContext(t *testing.T) {
 	const n = 30
 	path, resps := groupedGRPCCapture(t, n)
 	_, addr := serveReplay(t, path, "127.0.0.1:0", replay.Options{Rate: 60})
@@ -490,9 +490,9 @@ func TestGRPCSourceHonoursEachCallsContext(t *testing.T) {
 	}
 }
 
-// TestGRPCSourceResumesALastNRead breaks a --last N read (no follow) in
+// TestSourceResumesALastNRead breaks a --last N read (no follow) in
 // the middle and checks the resumed stream delivers exactly the rest.
-func TestGRPCSourceResumesALastNRead(t *testing.T) {
+func TestSourceResumesALastNRead(t *testing.T) {
 	// Far more than the flow-control windows hold, so the server is still
 	// sending when it is killed.
 	const n, last = 20000, 15000
