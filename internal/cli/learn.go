@@ -15,7 +15,6 @@ import (
 	"github.com/netpolgen/netpolgen/internal/cluster"
 	"github.com/netpolgen/netpolgen/internal/pipeline"
 	"github.com/netpolgen/netpolgen/pkg/graph"
-	"github.com/netpolgen/netpolgen/pkg/observe"
 	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
@@ -194,135 +193,49 @@ type learnSource struct {
 	enrich *cluster.Enricher
 }
 
-// learnGraph reads flows into a graph, merged with the saved state, and
-// saves the state after each checkpoint.
+// learnGraph reads flows into a graph through the pipeline's folder:
+// resumed from --state when it exists, saved there at each checkpoint.
 func learnGraph(ctx context.Context, streams Streams, log *slog.Logger, opts graph.Options, ls learnSource) (*graph.Graph, error) {
-	l := &learner{opts: opts, state: ls.state, streams: streams, log: log}
-	if ls.state != "" {
-		if _, err := os.Stat(ls.state); err == nil {
-			if l.acc, err = graph.LoadFile(ls.state); err != nil {
-				return nil, fmt.Errorf("resume from --state: %w", err)
-			}
-		}
+	f, err := pipeline.NewFolder(pipeline.FoldOptions{Graph: opts, State: ls.state, Every: ls.every, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("--state: %w", err)
 	}
-	if len(ls.files) == 0 && !ls.live {
-		if l.acc == nil {
-			return nil, errors.New("nothing to learn from: give --from-file, --server/-P, or an existing --state")
-		}
-		return l.acc, nil
-	}
-	if len(ls.files) > 0 {
+	switch {
+	case len(ls.files) > 0:
 		src := capture.NewSource(ls.files, capture.Options{Strict: ls.strict, Stdin: streams.In})
 		defer src.Close()
-		l.locate = src.Position
-		if _, err := l.segment(ctx, ls.enrich.Source(src), time.Time{}); err != nil {
+		if err := f.Capture(ctx, ls.enrich.Source(src), src.Position); err != nil {
 			return nil, err
 		}
-		return l.acc, nil
-	}
-	return l.acc, l.live(ctx, ls)
-}
-
-// learner accumulates a graph segment by segment.
-type learner struct {
-	opts    graph.Options
-	state   string
-	acc     *graph.Graph
-	streams Streams
-	log     *slog.Logger
-	// locate says where the flow being read is, for messages about
-	// malformed L7 records (captures only).
-	locate func() string
-}
-
-// segment reads src into a new builder, primed with what was learned so
-// far, until the source ends, the context is done or the deadline (when
-// not zero) passes; then merges it and saves the state. It reports
-// whether the source is finished.
-func (l *learner) segment(ctx context.Context, src observe.Source, deadline time.Time) (bool, error) {
-	b := graph.NewBuilder(l.opts)
-	if l.locate != nil {
-		b.SetLocator(l.locate)
-	}
-	if l.acc != nil {
-		b.Prime(l.acc)
-	}
-	err := observe.Feed(ctx, src, func(rec *observe.Record) bool {
-		b.AddRecord(rec)
-		return deadline.IsZero() || time.Now().Before(deadline)
-	})
-	// The source's end, and the end of --duration, finish learning; a
-	// checkpoint's deadline only ends the segment.
-	done := err == nil || ctx.Err() != nil
-	if err != nil && !done && !errors.Is(err, observe.ErrStopped) {
-		return false, err
-	}
-	seg := b.Finish()
-	if l.acc == nil {
-		l.acc = seg
-	} else {
-		merged, err := graph.Merge(l.acc, seg)
-		if err != nil {
-			return false, fmt.Errorf("merge with --state: %w", err)
+	case ls.live:
+		if err := learnLive(ctx, streams, log, f, ls, opts.NodeNames); err != nil {
+			return nil, err
 		}
-		l.acc = merged
+	case f.Graph() == nil:
+		return nil, errors.New("nothing to learn from: give --from-file, --server/-P, or an existing --state")
 	}
-	if l.state != "" {
-		if err := graph.SaveFile(l.state, l.acc); err != nil {
-			return false, err
-		}
-		l.log.Debug("saved the learned graph", "state", l.state, "peers", len(l.acc.Peers), "edges", len(l.acc.Edges), "finished", done)
-	}
-	return done, nil
+	return f.Graph(), nil
 }
 
-// live follows a Hubble server for the duration, in checkpoint segments.
-func (l *learner) live(ctx context.Context, ls learnSource) error {
+// learnLive follows a Hubble server for the duration, from where the
+// state ends, drawing the progress line.
+func learnLive(ctx context.Context, streams Streams, log *slog.Logger, f *pipeline.Folder, ls learnSource, nodes []string) error {
 	if ls.duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, ls.duration)
 		defer cancel()
 	}
 	h := *ls.hubble
-	h.follow, h.since = true, resumePoint(l.acc).Format(time.RFC3339Nano)
+	h.follow, h.since = true, f.ResumePoint().Format(time.RFC3339Nano)
 	// Learners sharded by node let Hubble do the filtering.
-	h.nodeNames = l.opts.NodeNames
-	src, closeSrc, err := h.open(ctx, l.log)
+	h.nodeNames = nodes
+	src, closeSrc, err := h.open(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer closeSrc()
-	defer h.showProgress(l.streams, l.log, src, ls.duration)()
-	for {
-		var deadline time.Time
-		if ls.state != "" && ls.every > 0 {
-			deadline = time.Now().Add(ls.every)
-		}
-		done, err := l.segment(ctx, ls.enrich.Source(src), deadline)
-		if err != nil || done {
-			return err
-		}
-	}
-}
-
-// resumePoint is where live learning starts: after the last flow the
-// saved state holds, so a restart neither misses the server's buffered
-// flows nor counts them twice; with no state, everything the server
-// still buffers.
-func resumePoint(acc *graph.Graph) time.Time {
-	since := time.Unix(1, 0)
-	if acc == nil {
-		return since
-	}
-	if last := acc.Coverage.LastFlow; last.After(since) {
-		since = last.Add(time.Nanosecond)
-	}
-	for _, e := range acc.Edges {
-		if e.LastSeen.After(since) {
-			since = e.LastSeen.Add(time.Nanosecond)
-		}
-	}
-	return since
+	defer h.showProgress(streams, log, src, ls.duration)()
+	return f.Live(ctx, ls.enrich.Source(src))
 }
 
 type synthResult struct {
