@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
+	"time"
 )
 
 // TempPattern is the name pattern of the temporary file Write creates
@@ -149,7 +151,33 @@ func (p *Pending) Commit() error {
 		return &Error{Path: p.path, Existed: statErr == nil, Err: cause(err)}
 	}
 	p.done = true
+	removeStale(p.path)
 	return nil
+}
+
+// staleAfter is the age past which a temporary file beside a target is a
+// leftover of a killed writer, not one still writing: a writer touches
+// its file as it writes, and no write of netpolgen's takes an hour.
+const staleAfter = time.Hour
+
+// removeStale removes what killed writers left beside path (TempPattern
+// files older than staleAfter), so a learner restarted again and again
+// does not fill its directory. Failing to is not an error: the leftovers
+// are hidden files no reader of the directory looks at.
+func removeStale(path string) {
+	dir, prefix := filepath.Dir(path), "."+filepath.Base(path)+".tmp-"
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleAfter {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Discard removes the temporary file of a version not committed.

@@ -203,3 +203,36 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Errorf("directory holds %v, want %v", got, names)
 	}
 }
+
+// What a killed writer left beside the file goes with the next
+// successful write once it is old; a recent one, which may be another
+// writer's, stays, and so do files of other names.
+func TestWriteRemovesStaleLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "learn.graph.json")
+	stale := filepath.Join(dir, ".learn.graph.json.tmp-111")
+	recent := filepath.Join(dir, ".learn.graph.json.tmp-222")
+	other := filepath.Join(dir, ".other.json.tmp-333")
+	for _, f := range []string{stale, recent, other} {
+		if err := os.WriteFile(f, []byte("partial"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * staleAfter)
+	for _, f := range []string{stale, other} {
+		if err := os.Chtimes(f, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteFile(path, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the stale leftover is still there (%v)", err)
+	}
+	for _, f := range []string{recent, other} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("%s was removed: %v", filepath.Base(f), err)
+		}
+	}
+}
