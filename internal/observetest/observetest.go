@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/observe"
@@ -33,22 +34,9 @@ func ReferenceJSON(line []byte) (observe.Record, error) {
 	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
 	var ev observerpb.ExportEvent
 	if err := opts.Unmarshal(line, &ev); err == nil && (ev.GetFlow() != nil || ev.GetLostEvents() != nil || ev.GetNodeStatus() != nil || ev.GetAgentEvent() != nil || ev.GetDebugEvent() != nil) {
-		var rec observe.Record
+		rec, ok := fromEnvelope(&ev)
 		switch {
-		case ev.GetFlow() != nil:
-			rec.Kind, rec.Flow = observe.KindFlow, observe.FromProto(ev.GetFlow())
-			if rec.Flow.NodeName == "" {
-				rec.Flow.NodeName = ev.GetNodeName()
-			}
-			if rec.Flow.Time.IsZero() && ev.GetTime() != nil {
-				rec.Flow.Time = ev.GetTime().AsTime()
-			}
-		case ev.GetLostEvents() != nil:
-			rec.Kind, rec.Lost = observe.KindLostEvents, observe.LostFromProto(ev.GetLostEvents())
-			rec.Lost.NodeName = ev.GetNodeName()
-			if ev.GetTime() != nil {
-				rec.Lost.Time = ev.GetTime().AsTime()
-			}
+		case ok: // a flow or a lost-events notice
 		case ev.GetNodeStatus() != nil:
 			rec.Kind = observe.KindNodeStatus
 		case ev.GetAgentEvent() != nil:
@@ -115,22 +103,9 @@ func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 // ReferenceResponse is what a decoder must produce for a response:
 // FromProto's Flow, with the envelope's node and time as fallbacks.
 func ReferenceResponse(r *observerpb.GetFlowsResponse) observe.Record {
-	var rec observe.Record
+	rec, ok := fromEnvelope(r)
 	switch {
-	case r.GetFlow() != nil:
-		rec.Kind, rec.Flow = observe.KindFlow, observe.FromProto(r.GetFlow())
-		if rec.Flow.NodeName == "" {
-			rec.Flow.NodeName = r.GetNodeName()
-		}
-		if rec.Flow.Time.IsZero() && r.GetTime() != nil {
-			rec.Flow.Time = r.GetTime().AsTime()
-		}
-	case r.GetLostEvents() != nil:
-		rec.Kind, rec.Lost = observe.KindLostEvents, observe.LostFromProto(r.GetLostEvents())
-		rec.Lost.NodeName = r.GetNodeName()
-		if r.GetTime() != nil {
-			rec.Lost.Time = r.GetTime().AsTime()
-		}
+	case ok: // a flow or a lost-events notice
 	case r.GetNodeStatus() != nil:
 		rec.Kind = observe.KindNodeStatus
 	case len(r.ProtoReflect().GetUnknown()) > 0 && (r.GetNodeName() != "" || r.GetTime() != nil):
@@ -139,4 +114,38 @@ func ReferenceResponse(r *observerpb.GetFlowsResponse) observe.Record {
 		rec.Kind = observe.KindUnknownEvent
 	}
 	return rec
+}
+
+// envelope is what ExportEvent and GetFlowsResponse share: a flow or a
+// lost-events notice, and the node and time around it.
+type envelope interface {
+	GetFlow() *flowpb.Flow
+	GetLostEvents() *flowpb.LostEvent
+	GetNodeName() string
+	GetTime() *timestamppb.Timestamp
+}
+
+// fromEnvelope is the flow or lost-events notice an envelope holds, with
+// the envelope's node and time as fallbacks; false when it holds neither.
+func fromEnvelope(ev envelope) (observe.Record, bool) {
+	var rec observe.Record
+	switch {
+	case ev.GetFlow() != nil:
+		rec.Kind, rec.Flow = observe.KindFlow, observe.FromProto(ev.GetFlow())
+		if rec.Flow.NodeName == "" {
+			rec.Flow.NodeName = ev.GetNodeName()
+		}
+		if rec.Flow.Time.IsZero() && ev.GetTime() != nil {
+			rec.Flow.Time = ev.GetTime().AsTime()
+		}
+	case ev.GetLostEvents() != nil:
+		rec.Kind, rec.Lost = observe.KindLostEvents, observe.LostFromProto(ev.GetLostEvents())
+		rec.Lost.NodeName = ev.GetNodeName()
+		if ev.GetTime() != nil {
+			rec.Lost.Time = ev.GetTime().AsTime()
+		}
+	default:
+		return rec, false
+	}
+	return rec, true
 }
