@@ -115,8 +115,9 @@ func runDrift(cmd *cobra.Command, streams Streams, f driftFlags, gflags graphFla
 	if err != nil {
 		return fmt.Errorf("--stale-after: %w", err)
 	}
+	logger := logger(cmd, streams)
 	if f.policies != "" {
-		if _, err := gflags.useLearnOptions(cmd, logger(cmd, streams), f.policies); err != nil {
+		if _, err := gflags.useLearnOptions(cmd, logger, f.policies); err != nil {
 			return err
 		}
 	}
@@ -124,7 +125,6 @@ func runDrift(cmd *cobra.Command, streams Streams, f driftFlags, gflags graphFla
 	if err != nil {
 		return err
 	}
-	logger := logger(cmd, streams)
 	policies, err := driftPolicies(ctx, f, hflags)
 	if err != nil {
 		return err

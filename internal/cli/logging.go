@@ -44,7 +44,7 @@ func commandLogger(cmd *cobra.Command, w io.Writer) (*slog.Logger, error) {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	case "text":
-		return slog.New(&lineHandler{mu: &sync.Mutex{}, w: w, level: level, clear: isTerminal(w)}), nil
+		return textLogger(w, level), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text, json or auto", format)
 }
@@ -55,15 +55,20 @@ func commandLogger(cmd *cobra.Command, w io.Writer) (*slog.Logger, error) {
 func logger(cmd *cobra.Command, streams Streams) *slog.Logger {
 	log, err := commandLogger(cmd, streams.Err)
 	if err != nil {
-		return slog.New(&lineHandler{mu: &sync.Mutex{}, w: streams.Err, level: slog.LevelInfo, clear: isTerminal(streams.Err)})
+		return textLogger(streams.Err, slog.LevelInfo)
 	}
 	return log
 }
 
-// engineLogger is what Cilium's policy engine may say: only with -v, as
-// its own lines are about its internals, not the user's policies.
-func engineLogger(cmd *cobra.Command, log *slog.Logger) *slog.Logger {
-	if verbose, _ := cmd.Flags().GetCount(flagVerbose); verbose > 0 {
+func textLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(&lineHandler{mu: &sync.Mutex{}, w: w, level: level, clear: isTerminal(w)})
+}
+
+// engineLogger is what Cilium's policy engine may say: only with -v (the
+// logger then keeps debug lines), as its own lines are about its
+// internals, not the user's policies.
+func engineLogger(log *slog.Logger) *slog.Logger {
+	if log.Enabled(context.Background(), slog.LevelDebug) {
 		return log
 	}
 	return nil

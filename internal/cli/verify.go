@@ -69,7 +69,7 @@ policy directory, which learn writes; a flag given here wins.`,
 			sg := synth.FromGraph(g)
 			res, err := verify.Verify(sg, ps, verify.Options{
 				Subjects: func(r synth.WorkloadRef) bool { return scope.Manages(r.Namespace) },
-				Logger:   engineLogger(cmd, log),
+				Logger:   engineLogger(log),
 			})
 			if err != nil {
 				return err

@@ -110,15 +110,9 @@ func (f *Source) Next(ctx context.Context) (*observe.Record, error) {
 			continue
 		}
 		f.whereFile, f.whereLine = f.cur.name, line
-		switch f.rec.Kind {
-		case observe.KindFlow:
-			f.stats.Count(&f.rec)
+		f.stats.Count(&f.rec)
+		if f.rec.Kind == observe.KindFlow || f.rec.Kind == observe.KindLostEvents {
 			return &f.rec, nil
-		case observe.KindLostEvents:
-			f.stats.Count(&f.rec)
-			return &f.rec, nil
-		default:
-			f.stats.Count(&f.rec)
 		}
 	}
 }
