@@ -10,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	relaypb "github.com/cilium/cilium/api/v1/relay"
-
 	flowpb "github.com/cilium/cilium/api/v1/flow"
+	relaypb "github.com/cilium/cilium/api/v1/relay"
 	"github.com/spf13/pflag"
 
 	"github.com/netpolgen/netpolgen/pkg/observe"

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -26,6 +24,7 @@ import (
 
 	"github.com/netpolgen/netpolgen/internal/testenv"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 

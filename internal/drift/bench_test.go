@@ -9,12 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/internal/replay"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/observe/hubble"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 )
 

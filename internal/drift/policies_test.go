@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )

@@ -7,11 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/netpolgen/netpolgen/internal/flowgen"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 // TestShopScenarioMatchesGroundTruth folds flowgen's shop capture and

@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 	"github.com/netpolgen/netpolgen/pkg/synth"
 	"github.com/netpolgen/netpolgen/pkg/verify"
 )

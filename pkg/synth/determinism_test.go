@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/graph"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 // readRecords decodes a generated capture into records the test can

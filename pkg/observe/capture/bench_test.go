@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/pkg/observe/capture"
-
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/netpolgen/netpolgen/internal/flowgen"
 	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/capture"
 )
 
 // benchCapture is about 12k generated flows, repeated to fill b.N.

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
+
 	"github.com/netpolgen/netpolgen/internal/flowdecode"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )

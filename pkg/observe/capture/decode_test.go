@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/netpolgen/netpolgen/internal/observetest"
-	"github.com/netpolgen/netpolgen/pkg/observe"
-
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/netpolgen/netpolgen/internal/observetest"
 	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
 func TestDecodeMatchesProtojsonOnSharedCaptures(t *testing.T) {

@@ -7,14 +7,13 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/netpolgen/netpolgen/internal/observetest"
-	"github.com/netpolgen/netpolgen/internal/sharedflows"
-	"github.com/netpolgen/netpolgen/pkg/observe"
-
+	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	observerpb "github.com/cilium/cilium/api/v1/observer"
+	"github.com/netpolgen/netpolgen/internal/observetest"
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
+	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
 // seedLines feeds the fuzzer real shapes: a few lines of each shared

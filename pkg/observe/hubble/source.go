@@ -12,10 +12,11 @@ import (
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	relaypb "github.com/cilium/cilium/api/v1/relay"
-	"github.com/netpolgen/netpolgen/pkg/observe"
-	"github.com/netpolgen/netpolgen/pkg/observe/wire"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/netpolgen/netpolgen/pkg/observe"
+	"github.com/netpolgen/netpolgen/pkg/observe/wire"
 )
 
 // Options configure a live source reading Hubble's observer API, with

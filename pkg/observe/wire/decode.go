@@ -8,9 +8,10 @@ import (
 
 	flowpb "github.com/cilium/cilium/api/v1/flow"
 	relaypb "github.com/cilium/cilium/api/v1/relay"
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/netpolgen/netpolgen/internal/flowdecode"
 	"github.com/netpolgen/netpolgen/pkg/observe"
-	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // Decoder decodes GetFlowsResponse messages from their protobuf wire

@@ -7,15 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netpolgen/netpolgen/internal/observetest"
-	"github.com/netpolgen/netpolgen/internal/sharedflows"
-
 	observerpb "github.com/cilium/cilium/api/v1/observer"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/netpolgen/netpolgen/internal/flowgen"
+	"github.com/netpolgen/netpolgen/internal/observetest"
+	"github.com/netpolgen/netpolgen/internal/sharedflows"
 	"github.com/netpolgen/netpolgen/pkg/observe"
 )
 
